@@ -29,7 +29,7 @@ function(psc_bpf_skeleton name src)
 		VERBATIM)
 	add_custom_command(
 		OUTPUT ${skel}
-		COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
+		COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}
 		DEPENDS ${obj}
 		COMMENT "skeleton ${name}.skel.h"
 		VERBATIM)

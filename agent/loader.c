@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+#include "loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture.skel.h"
+#include "cleanup.h"
+#include "events.h"
+#include "log.h"
+
+#define MAX_LINKS 64
+
+struct psc_loader {
+	struct capture_bpf *skel;
+	struct bpf_link *links[MAX_LINKS];
+	unsigned n_links;
+	unsigned disabled;
+};
+
+static const char *tracefs_roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+/* libbpf's messages (including verifier logs) are debug detail for us: we say what failed
+ * in our own words and point at --log-level debug for the rest. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (psc_log_get_level() < PSC_LOG_DEBUG)
+		return 0;
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	psc_log(PSC_LOG_DEBUG, NULL, "libbpf: %s", line);
+	return 0;
+}
+
+static const char *tracefs_root(void)
+{
+	char path[128];
+
+	for (size_t i = 0; i < PSC_ARRAY_SIZE(tracefs_roots); i++) {
+		snprintf(path, sizeof(path), "%s/events", tracefs_roots[i]);
+		if (access(path, F_OK) == 0)
+			return tracefs_roots[i];
+	}
+	return NULL;
+}
+
+/* Tracepoints are found by id under tracefs; some hosts boot without it mounted. */
+static int ensure_tracefs(void)
+{
+	if (tracefs_root())
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0) {
+		psc_info("AGENT-TRACEFS", "mounted tracefs at /sys/kernel/tracing");
+		return 0;
+	}
+	return psc_log_err_r(-errno,
+			     "tracefs is not mounted and mounting it at /sys/kernel/tracing failed; "
+			     "mount it (mount -t tracefs tracefs /sys/kernel/tracing)");
+}
+
+/* "tp/syscalls/sys_enter_read" -> does <tracefs>/events/syscalls/sys_enter_read exist? */
+static bool tracepoint_exists(const char *section)
+{
+	const char *root = tracefs_root();
+	const char *name = section + strlen("tp/");
+	char path[256];
+
+	if (!root)
+		return false;
+	snprintf(path, sizeof(path), "%s/events/%s", root, name);
+	return access(path, F_OK) == 0;
+}
+
+static int check_privileges(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		return psc_log_err_r(-ENOTSUP, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux); "
+					       "prescient needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+	if (geteuid() != 0)
+		psc_warn("AGENT-NOT-ROOT",
+			 "not running as root: loading needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN");
+	return 0;
+}
+
+/* Disables programs whose hook this kernel lacks, before load, so the rest can run. */
+static void probe_features(struct psc_loader *l)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		bool ok = true;
+
+		if (strncmp(sec, "tp/", 3) == 0)
+			ok = tracepoint_exists(sec);
+		else if (strncmp(sec, "raw_tp/", 7) == 0)
+			ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) > 0;
+		if (!ok) {
+			bpf_program__set_autoload(prog, false);
+			l->disabled++;
+			psc_warn("AGENT-PROBE-DISABLED", "%s is not available on this kernel: %s disabled",
+				 sec, bpf_program__name(prog));
+		}
+	}
+}
+
+static int explain_load_failure(struct psc_loader *l, int r)
+{
+	if (r == -EPERM || r == -EACCES)
+		return psc_log_err_r(r, "the kernel refused to load BPF programs: run as root, or "
+					"with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN");
+	if (r == -EINVAL || r == -E2BIG || r == -ENOSPC)
+		return psc_log_err_r(r, "a BPF program was rejected by the verifier; run with "
+					"--log-level debug to see which one and the verifier's log");
+	return psc_log_err_r(r, "cannot load the BPF programs");
+}
+
+int psc_loader_new(struct psc_loader **out, const struct psc_loader_opts *opts)
+{
+	_cleanup_free_ struct psc_loader *l = NULL;
+	int r;
+
+	if (opts->head_len == 0 || opts->head_len > PSC_HEAD_MAX)
+		return psc_log_err_r(-EINVAL, "head length %u out of range 1..%u", opts->head_len,
+				     PSC_HEAD_MAX);
+	libbpf_set_print(libbpf_print);
+	r = check_privileges();
+	if (r < 0)
+		return r;
+	r = ensure_tracefs();
+	if (r < 0)
+		return r;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->skel = capture_bpf__open();
+	if (!l->skel)
+		return psc_log_err_r(-errno, "cannot open the BPF object");
+
+	l->skel->rodata->head_len = opts->head_len;
+	l->skel->rodata->use_v1_memcg = opts->use_v1_memcg;
+	l->skel->rodata->self_tgid = (uint32_t)getpid();
+	l->skel->rodata->wakeup_bytes = opts->ringbuf_bytes / 4;
+	bpf_map__set_max_entries(l->skel->maps.events, opts->ringbuf_bytes);
+	probe_features(l);
+
+	r = capture_bpf__load(l->skel);
+	if (r < 0) {
+		explain_load_failure(l, r);
+		capture_bpf__destroy(l->skel);
+		return r;
+	}
+
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		struct bpf_link *link = bpf_program__attach(prog);
+		if (!link) {
+			r = -errno;
+			l->disabled++;
+			psc_warn("AGENT-ATTACH-FAILED", "cannot attach %s (%s): %s; continuing without it",
+				 bpf_program__name(prog), bpf_program__section_name(prog),
+				 strerror(-r));
+			continue;
+		}
+		if (l->n_links < MAX_LINKS)
+			l->links[l->n_links++] = link;
+	}
+	if (l->n_links == 0) {
+		capture_bpf__destroy(l->skel);
+		return psc_log_err_r(-ENOTSUP, "no BPF program could be attached");
+	}
+	psc_info("AGENT-LOADED", "%u BPF programs attached, %u disabled, head %u bytes",
+		 l->n_links, l->disabled, opts->head_len);
+	*out = TAKE_PTR(l);
+	return 0;
+}
+
+void psc_loader_free(struct psc_loader **loader)
+{
+	if (!loader || !*loader)
+		return;
+	for (unsigned i = 0; i < (*loader)->n_links; i++)
+		bpf_link__destroy((*loader)->links[i]);
+	capture_bpf__destroy((*loader)->skel);
+	free(*loader);
+	*loader = NULL;
+}
+
+struct capture_bpf *psc_loader_skel(struct psc_loader *loader)
+{
+	return loader->skel;
+}
+
+unsigned psc_loader_attached(const struct psc_loader *loader)
+{
+	return loader->n_links;
+}
+
+unsigned psc_loader_disabled(const struct psc_loader *loader)
+{
+	return loader->disabled;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* The only ABI between prescient's BPF programs and user space. Fixed-width fields only;
+ * user space _Static_asserts the sizes. Change both sides together. */
+#ifndef PSC_EVENTS_H
+#define PSC_EVENTS_H
+
+/* Largest head the programs can capture; the default is set at load time (head_len). */
+#define PSC_HEAD_MAX 1024
+
+enum psc_ev_kind {
+	PSC_EV_DATA = 1,  /* a socket read or write with the head of its payload */
+	PSC_EV_CLOSE = 2, /* a tracked socket was closed (session ends) */
+};
+
+enum psc_ev_dir {
+	PSC_DIR_INGRESS = 0, /* read-class syscall: bytes came in */
+	PSC_DIR_EGRESS = 1,  /* write-class syscall: bytes went out */
+};
+
+enum psc_sock_role {
+	PSC_ROLE_UNKNOWN = 0, /* found by the start-up scan: role learned from the bytes */
+	PSC_ROLE_SERVER = 1,  /* accepted */
+	PSC_ROLE_CLIENT = 2,  /* connected */
+};
+
+/* Value of the `sockets` map, keyed by (tgid << 32 | fd). */
+struct psc_sock_info {
+	__u64 open_ns;
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 role;
+	__u8 family;
+	__u8 pad[2];
+};
+
+struct psc_event_hdr {
+	__u64 ts_ns;	 /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at syscall exit */
+	__u64 cgroup_id; /* inode of the cgroup directory in the identity hierarchy */
+	__u64 open_ns;	 /* when the socket was seen opening (0 if found by scan) */
+	__u64 size;	 /* bytes the syscall moved */
+	__u32 tgid;
+	__u32 pid;
+	__u32 fd;
+	__u32 cap_len; /* bytes of data[] that follow */
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 kind; /* enum psc_ev_kind */
+	__u8 dir;  /* enum psc_ev_dir */
+	__u8 role; /* enum psc_sock_role */
+	__u8 pad;
+};
+
+struct psc_event {
+	struct psc_event_hdr hdr;
+	__u8 data[PSC_HEAD_MAX];
+};
+
+/* Per-cgroup counters, aggregated in the kernel (per-CPU hash keyed by cgroup id). */
+struct psc_cg_counters {
+	__u64 rx_bytes;
+	__u64 tx_bytes;
+	__u64 rx_calls;
+	__u64 tx_calls;
+	__u64 accepts;
+	__u64 connects;
+	__u64 closes;
+};
+
+/* Indices of the per-CPU `drops` array: every loss is counted. */
+enum psc_drop {
+	PSC_DROP_RINGBUF = 0, /* ring buffer full: an event was lost */
+	PSC_DROP_SOCK_MAP,    /* sockets map full: a socket is not tracked */
+	PSC_DROP_IO_MAP,      /* in-flight syscall map full: one syscall not captured */
+	PSC_DROP_CG_MAP,      /* cgroup counter map full: counters of one cgroup lost */
+	PSC_DROP_READ,	      /* reading user memory failed: event sent without data */
+	_PSC_DROP_MAX,
+};
+
+/* Indices of the per-CPU `stats` array. */
+enum psc_stat {
+	PSC_STAT_EVENTS = 0, /* events submitted to the ring buffer */
+	PSC_STAT_WAKEUPS,    /* forced wakeups of user space */
+	PSC_STAT_FORK_COPIES, /* sockets copied to a forked child */
+	_PSC_STAT_MAX,
+};
+
+#endif
