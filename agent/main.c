@@ -1,4 +1,206 @@
-int main(void)
+// SPDX-License-Identifier: MIT
+/* prescient-agent: command line only; the daemon is agent.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cgroupfs.h"
+#include "events.h"
+#include "log.h"
+
+static void usage(FILE *f)
 {
+	fprintf(f,
+		"Usage: prescient-agent --print [OPTIONS]\n"
+		"\n"
+		"Per-host agent of prescient: watches every workload (cgroup) on this host with eBPF\n"
+		"(socket syscalls only: HTTP/1.x, PostgreSQL, MySQL, Redis and DNS are parsed) and\n"
+		"reports, every window, its resource use and its application endpoints.\n"
+		"Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.\n"
+		"It only observes: it never changes a cgroup.\n"
+		"\n"
+		"Options:\n"
+		"  --print              write one JSON object per workload per window to stdout\n"
+		"                       (JSON Lines; the format is in README.md)\n"
+		"  --window S           window length in seconds (default 10, 0.1..3600)\n"
+		"  --duration S         stop after S seconds (default: run until SIGINT/SIGTERM)\n"
+		"  --head-bytes N       bytes captured from the start of each socket message\n"
+		"                       (default 256, 16..%d)\n"
+		"  --ringbuf-mb N       kernel ring buffer size in MiB, a power of two (default 8)\n"
+		"  --host-id ID         host name in reports (default: /etc/machine-id, else hostname)\n"
+		"  --cgroup-root DIR    cgroup filesystem root (default /sys/fs/cgroup)\n"
+		"  --proc-root DIR      proc filesystem (default /proc)\n"
+		"  --idle-windows N     forget a workload after N windows without activity (default 6)\n"
+		"  --log-level L        err, warn, info or debug (default info)\n"
+		"  --log-json           log as JSON lines on stderr\n"
+		"  -h, --help           show this help\n"
+		"  --version            show the version\n"
+		"\n"
+		"On SIGINT or SIGTERM the agent reports a final partial window, prints a summary of\n"
+		"events seen and dropped on stderr, and exits 0.\n"
+		"Exit status: 0 success, 1 runtime failure (e.g. BPF cannot be loaded), 2 usage error.\n",
+		PSC_HEAD_MAX);
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || isnan(v) || v < lo || v > hi) {
+		fprintf(stderr, "prescient-agent: %s: '%s' is not a number in %g..%g\n", opt, s, lo, hi);
+		return -EINVAL;
+	}
+	*out = v;
 	return 0;
+}
+
+static void default_host_id(char *out, size_t size)
+{
+	FILE *f = fopen("/etc/machine-id", "re");
+
+	out[0] = '\0';
+	if (f) {
+		if (fgets(out, (int)size, f))
+			out[strcspn(out, "\r\n")] = '\0';
+		fclose(f);
+	}
+	if (!out[0] && gethostname(out, size) != 0)
+		snprintf(out, size, "unknown");
+	out[size - 1] = '\0';
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		OPT_PRINT = 256,
+		OPT_WINDOW,
+		OPT_DURATION,
+		OPT_HEAD,
+		OPT_RINGBUF,
+		OPT_HOST,
+		OPT_CGROOT,
+		OPT_PROCROOT,
+		OPT_IDLE,
+		OPT_LOGLEVEL,
+		OPT_LOGJSON,
+		OPT_VERSION,
+	};
+	static const struct option longopts[] = {
+		{ "print", no_argument, NULL, OPT_PRINT },
+		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "head-bytes", required_argument, NULL, OPT_HEAD },
+		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
+		{ "host-id", required_argument, NULL, OPT_HOST },
+		{ "cgroup-root", required_argument, NULL, OPT_CGROOT },
+		{ "proc-root", required_argument, NULL, OPT_PROCROOT },
+		{ "idle-windows", required_argument, NULL, OPT_IDLE },
+		{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
+		{ "log-json", no_argument, NULL, OPT_LOGJSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{},
+	};
+	char host[256];
+	struct psc_agent_opts o = {
+		.window_s = 10,
+		.head_len = 256,
+		.ringbuf_bytes = 8u << 20,
+		.cgroup_root = PSC_CGROUPFS_DEFAULT_ROOT,
+		.proc_root = "/proc",
+		.idle_windows = 6,
+	};
+	enum psc_log_level level = PSC_LOG_INFO;
+	bool log_json = false;
+	double v;
+	int c;
+
+	default_host_id(host, sizeof(host));
+	o.host_id = host;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PRINT:
+			o.print = true;
+			break;
+		case OPT_WINDOW:
+			if (parse_double("--window", optarg, 0.1, 3600, &o.window_s) < 0)
+				return 2;
+			break;
+		case OPT_DURATION:
+			if (parse_double("--duration", optarg, 0, 1e9, &o.duration_s) < 0)
+				return 2;
+			break;
+		case OPT_HEAD:
+			if (parse_double("--head-bytes", optarg, 16, PSC_HEAD_MAX, &v) < 0)
+				return 2;
+			o.head_len = (uint32_t)v;
+			break;
+		case OPT_RINGBUF:
+			if (parse_double("--ringbuf-mb", optarg, 1, 1024, &v) < 0)
+				return 2;
+			if (((unsigned)v & ((unsigned)v - 1)) != 0 || v != (unsigned)v) {
+				fprintf(stderr, "prescient-agent: --ringbuf-mb: '%s' is not a power of two\n",
+					optarg);
+				return 2;
+			}
+			o.ringbuf_bytes = (uint32_t)v << 20;
+			break;
+		case OPT_HOST:
+			if (!optarg[0]) {
+				fprintf(stderr, "prescient-agent: --host-id must not be empty\n");
+				return 2;
+			}
+			o.host_id = optarg;
+			break;
+		case OPT_CGROOT:
+			o.cgroup_root = optarg;
+			break;
+		case OPT_PROCROOT:
+			o.proc_root = optarg;
+			break;
+		case OPT_IDLE:
+			if (parse_double("--idle-windows", optarg, 1, 100000, &v) < 0)
+				return 2;
+			o.idle_windows = (unsigned)v;
+			break;
+		case OPT_LOGLEVEL:
+			if (psc_log_level_from_string(optarg, &level) < 0) {
+				fprintf(stderr, "prescient-agent: --log-level: '%s' is not one of err, warn, info, debug\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_LOGJSON:
+			log_json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("prescient-agent %s\n", PSC_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "prescient-agent: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!o.print) {
+		fprintf(stderr, "prescient-agent: nothing to do: use --print to write reports to stdout "
+				"(see --help)\n");
+		return 2;
+	}
+	psc_log_setup(level, log_json);
+	return psc_agent_run(&o) < 0 ? 1 : 0;
 }

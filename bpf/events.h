@@ -4,6 +4,10 @@
 #ifndef PSC_EVENTS_H
 #define PSC_EVENTS_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
 /* Largest head the programs can capture; the default is set at load time (head_len). */
 #define PSC_HEAD_MAX 1024
 

@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: MIT
+#include "agent.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.skel.h"
+#include "cgroupfs.h"
+#include "cleanup.h"
+#include "conn.h"
+#include "hashmap.h"
+#include "loader.h"
+#include "log.h"
+#include "report.h"
+#include "socktrack.h"
+#include "window.h"
+
+_Static_assert(sizeof(struct psc_event_hdr) == 56, "events.h ABI changed: update both sides");
+_Static_assert(sizeof(struct psc_sock_info) == 16, "events.h ABI changed: update both sides");
+
+/* How often the ring buffer is drained when no wakeup came (the kernel side only wakes
+ * us past a fill level). */
+#define DRAIN_INTERVAL_MS 100
+
+struct workload_info {
+	char path[PSC_CGROUP_PATH_MAX];
+	char name[256];
+	bool has_base;
+	struct psc_cgroup_usage base; /* cumulative counters at the start of the window */
+};
+
+struct agent {
+	const struct psc_agent_opts *opts;
+	struct psc_cgroupfs_layout layout;
+	struct psc_cgroup_index *index;
+	struct psc_loader *loader;
+	struct capture_bpf *skel;
+	struct ring_buffer *rb;
+	struct psc_window *window;
+	struct psc_conn_table *conns;
+	struct psc_hashmap *kernel_prev; /* cgroup id -> struct psc_cg_counters (cumulative) */
+	int ncpus;
+	uint64_t drops_reported[_PSC_DROP_MAX];
+	uint64_t windows;
+	uint64_t reports;
+	uint64_t unresolved; /* workloads whose cgroup id matched no cgroup directory */
+	double window_start;
+};
+
+static double now_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	const struct psc_event *e = data;
+
+	if (size < sizeof(e->hdr) || sizeof(e->hdr) + e->hdr.cap_len > size)
+		return 0;
+	if (e->hdr.kind == PSC_EV_DATA)
+		psc_conn_on_data(a->conns, &e->hdr, e->data);
+	else if (e->hdr.kind == PSC_EV_CLOSE)
+		psc_conn_on_close(a->conns, &e->hdr);
+	return 0;
+}
+
+static void sum_percpu(const void *values, size_t elem, int ncpus, uint64_t *out, size_t n)
+{
+	memset(out, 0, n * sizeof(*out));
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		const uint64_t *v = (const uint64_t *)((const char *)values + (size_t)cpu * elem);
+		for (size_t i = 0; i < n; i++)
+			out[i] += v[i];
+	}
+}
+
+static void read_array(struct agent *a, int map_fd, uint32_t idx, uint64_t *out)
+{
+	uint64_t vals[a->ncpus];
+
+	*out = 0;
+	if (bpf_map_lookup_elem(map_fd, &idx, vals) == 0)
+		for (int i = 0; i < a->ncpus; i++)
+			*out += vals[i];
+}
+
+static void read_drops(struct agent *a, uint64_t drops[_PSC_DROP_MAX])
+{
+	for (uint32_t i = 0; i < _PSC_DROP_MAX; i++)
+		read_array(a, bpf_map__fd(a->skel->maps.drops), i, &drops[i]);
+}
+
+/* Folds the kernel's cumulative per-cgroup counters into this window's deltas. */
+static void collect_kernel_counters(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.cg_counters);
+	size_t elem = (sizeof(struct psc_cg_counters) + 7) & ~7ul;
+	_cleanup_free_ void *vals = malloc(elem * (size_t)a->ncpus);
+	uint64_t key, next, *prev_key = NULL;
+	const size_t n = sizeof(struct psc_cg_counters) / sizeof(uint64_t);
+
+	if (!vals)
+		return;
+	while (bpf_map_get_next_key(fd, prev_key, &next) == 0) {
+		key = next;
+		prev_key = &key;
+		struct psc_cg_counters cur;
+		if (bpf_map_lookup_elem(fd, &key, vals) != 0)
+			continue;
+		sum_percpu(vals, elem, a->ncpus, (uint64_t *)&cur, n);
+
+		struct psc_cg_counters *prev = psc_hashmap_get(a->kernel_prev, key);
+		if (!prev) {
+			prev = calloc(1, sizeof(*prev));
+			if (!prev || psc_hashmap_put(a->kernel_prev, key, prev) < 0) {
+				free(prev);
+				continue;
+			}
+		}
+		uint64_t *c = (uint64_t *)&cur, *p = (uint64_t *)prev, delta[n];
+		bool any = false;
+		for (size_t i = 0; i < n; i++) {
+			delta[i] = c[i] >= p[i] ? c[i] - p[i] : c[i];
+			any |= delta[i] != 0;
+		}
+		*prev = cur;
+		if (!any)
+			continue;
+		struct psc_workload *wl = psc_window_workload(a->window, key);
+		if (!wl)
+			continue;
+		uint64_t *k = (uint64_t *)&wl->kernel;
+		for (size_t i = 0; i < n; i++)
+			k[i] += delta[i];
+		wl->active = true;
+	}
+}
+
+static double stall_share(const struct psc_psi *now, const struct psc_psi *base, double window_s)
+{
+	if (now->some_total_us < base->some_total_us || window_s <= 0)
+		return 0;
+	double s = (now->some_total_us - base->some_total_us) / 1e6 / window_s;
+	return s > 1 ? 1 : s;
+}
+
+static void usage_delta(const struct psc_cgroup_usage *now, const struct workload_info *info,
+			double window_s, struct psc_workload_usage *u)
+{
+	const struct psc_cgroup_usage *b = &info->base;
+	bool base = info->has_base;
+	uint32_t both = base ? now->present & b->present : 0;
+
+	memset(u, 0, sizeof(*u));
+	if (both & PSC_CGU_CPU) {
+		u->has_cpu = true;
+		u->cpu_s = now->cpu_ns >= b->cpu_ns ? (now->cpu_ns - b->cpu_ns) / 1e9 : 0;
+	}
+	if (both & PSC_CGU_THROTTLED) {
+		u->has_throttled = true;
+		u->cpu_throttled_s = now->throttled_ns >= b->throttled_ns ?
+					     (now->throttled_ns - b->throttled_ns) / 1e9 : 0;
+	}
+	if (now->present & PSC_CGU_MEM) {
+		u->has_mem = true;
+		u->mem_bytes = now->mem_bytes;
+	}
+	if (now->present & PSC_CGU_MEM_PEAK) {
+		u->has_mem_peak = true;
+		u->mem_peak_bytes = now->mem_peak_bytes;
+	}
+	if (both & PSC_CGU_IO) {
+		u->has_io = true;
+		u->io_read_bytes = now->io_read_bytes >= b->io_read_bytes ?
+					   now->io_read_bytes - b->io_read_bytes : 0;
+		u->io_write_bytes = now->io_write_bytes >= b->io_write_bytes ?
+					    now->io_write_bytes - b->io_write_bytes : 0;
+	}
+	if (both & PSC_CGU_PSI_CPU) {
+		u->has_psi_cpu = true;
+		u->psi_cpu_some = stall_share(&now->psi_cpu, &b->psi_cpu, window_s);
+	}
+	if (both & PSC_CGU_PSI_MEM) {
+		u->has_psi_mem = true;
+		u->psi_mem_some = stall_share(&now->psi_mem, &b->psi_mem, window_s);
+	}
+	if (both & PSC_CGU_PSI_IO) {
+		u->has_psi_io = true;
+		u->psi_io_some = stall_share(&now->psi_io, &b->psi_io, window_s);
+	}
+}
+
+static struct workload_info *workload_info(struct agent *a, struct psc_workload *wl,
+					   bool *refreshed)
+{
+	if (wl->userdata)
+		return wl->userdata;
+	const char *path = psc_cgroup_index_lookup(a->index, wl->cgroup_id);
+	if (!path && !*refreshed) {
+		psc_cgroup_index_refresh(a->index);
+		*refreshed = true;
+		path = psc_cgroup_index_lookup(a->index, wl->cgroup_id);
+	}
+	if (!path)
+		return NULL;
+	struct workload_info *info = calloc(1, sizeof(*info));
+	if (!info)
+		return NULL;
+	snprintf(info->path, sizeof(info->path), "%s", path);
+	psc_cgroupfs_workload_name(info->path, info->name, sizeof(info->name));
+	/* The first window of a new workload has no CPU baseline: it starts now. */
+	info->has_base = psc_cgroupfs_read_usage(&a->layout, info->path, &info->base) == 0;
+	wl->userdata = info;
+	return info;
+}
+
+static void emit(struct agent *a, struct psc_workload *wl, struct workload_info *info,
+		 const struct psc_workload_usage *u, double end, double window_s)
+{
+	struct psc_report_ctx ctx = {
+		.ts = end,
+		.window_s = window_s,
+		.host = a->opts->host_id,
+		.cgroup = info->path,
+		.name = info->name,
+	};
+	_cleanup_free_ char *line = psc_report_json(&ctx, u, wl);
+
+	if (!line)
+		return;
+	if (a->opts->print) {
+		fputs(line, stdout);
+		fputc('\n', stdout);
+	}
+	a->reports++;
+}
+
+static void forget_workload(struct agent *a, uint64_t cgroup_id)
+{
+	free(psc_window_remove(a->window, cgroup_id));
+	free(psc_hashmap_remove(a->kernel_prev, cgroup_id));
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.cg_counters), &cgroup_id);
+}
+
+static void end_window(struct agent *a, double end)
+{
+	double window_s = end - a->window_start;
+	bool refreshed = false;
+	uint64_t gone[256];
+	size_t n_gone = 0, it = 0;
+	struct psc_workload *wl;
+
+	ring_buffer__consume(a->rb);
+	collect_kernel_counters(a);
+
+	while ((wl = psc_window_next(a->window, &it))) {
+		struct workload_info *info = workload_info(a, wl, &refreshed);
+		struct psc_cgroup_usage now;
+		struct psc_workload_usage u;
+		bool vanished;
+
+		if (!info) {
+			a->unresolved++;
+			if (n_gone < PSC_ARRAY_SIZE(gone))
+				gone[n_gone++] = wl->cgroup_id;
+			continue;
+		}
+		vanished = psc_cgroupfs_read_usage(&a->layout, info->path, &now) == -ENOENT;
+		if (vanished)
+			memset(&now, 0, sizeof(now));
+		usage_delta(&now, info, window_s, &u);
+		if (wl->active || wl->idle_windows < a->opts->idle_windows)
+			emit(a, wl, info, &u, end, window_s);
+		/* Workloads that ended are flushed, not leaked. */
+		if ((vanished || wl->idle_windows >= a->opts->idle_windows) &&
+		    n_gone < PSC_ARRAY_SIZE(gone))
+			gone[n_gone++] = wl->cgroup_id;
+		info->base = now;
+		info->has_base = !vanished;
+	}
+	for (size_t i = 0; i < n_gone; i++)
+		forget_workload(a, gone[i]);
+	psc_window_reset(a->window, a->opts->idle_windows);
+	if (a->opts->print)
+		fflush(stdout);
+
+	uint64_t drops[_PSC_DROP_MAX];
+	read_drops(a, drops);
+	if (drops[PSC_DROP_RINGBUF] > a->drops_reported[PSC_DROP_RINGBUF])
+		psc_warn("AGENT-RB-DROP", "ring buffer full: %" PRIu64 " events lost in this window",
+			 drops[PSC_DROP_RINGBUF] - a->drops_reported[PSC_DROP_RINGBUF]);
+	if (drops[PSC_DROP_SOCK_MAP] > a->drops_reported[PSC_DROP_SOCK_MAP])
+		psc_warn("AGENT-SOCKMAP-FULL", "socket map full: %" PRIu64 " sockets not tracked",
+			 drops[PSC_DROP_SOCK_MAP] - a->drops_reported[PSC_DROP_SOCK_MAP]);
+	memcpy(a->drops_reported, drops, sizeof(drops));
+
+	int swept = psc_socktrack_sweep(bpf_map__fd(a->skel->maps.sockets),
+					bpf_map__fd(a->skel->maps.tgid_socks));
+	if (swept > 0)
+		psc_debug("swept %d sockets of exited processes", swept);
+	psc_conn_sweep(a->conns, psc_tgid_alive, NULL);
+	a->windows++;
+	a->window_start = end;
+}
+
+static void summary(struct agent *a)
+{
+	uint64_t drops[_PSC_DROP_MAX], events, total_drops = 0;
+	const struct psc_conn_counters *cc = psc_conn_counters(a->conns);
+
+	read_drops(a, drops);
+	read_array(a, bpf_map__fd(a->skel->maps.stats), PSC_STAT_EVENTS, &events);
+	for (int i = 0; i < _PSC_DROP_MAX; i++)
+		total_drops += drops[i];
+	fprintf(stderr,
+		"prescient-agent: %" PRIu64 " events seen, %" PRIu64 " dropped (ringbuf %" PRIu64
+		", socket map %" PRIu64 ", inflight map %" PRIu64 ", cgroup map %" PRIu64
+		", unreadable %" PRIu64 "); %" PRIu64 " requests, %" PRIu64 " responses (%" PRIu64
+		" unpaired); %" PRIu64 " windows, %" PRIu64 " reports\n",
+		events, total_drops, drops[PSC_DROP_RINGBUF], drops[PSC_DROP_SOCK_MAP],
+		drops[PSC_DROP_IO_MAP], drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests,
+		cc->responses, cc->unpaired_responses, a->windows, a->reports);
+}
+
+static int setup_fds(struct agent *a, int *epfd, int *tfd, int *sfd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	*sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	*tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	*epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (*sfd < 0 || *tfd < 0 || *epfd < 0)
+		return -errno;
+	struct itimerspec its = {
+		.it_interval = { 0, DRAIN_INTERVAL_MS * 1000000L },
+		.it_value = { 0, DRAIN_INTERVAL_MS * 1000000L },
+	};
+	if (timerfd_settime(*tfd, 0, &its, NULL) < 0)
+		return -errno;
+	ev.data.fd = *sfd;
+	epoll_ctl(*epfd, EPOLL_CTL_ADD, *sfd, &ev);
+	ev.data.fd = *tfd;
+	epoll_ctl(*epfd, EPOLL_CTL_ADD, *tfd, &ev);
+	ev.data.fd = ring_buffer__epoll_fd(a->rb);
+	epoll_ctl(*epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	return 0;
+}
+
+static int loop(struct agent *a)
+{
+	_cleanup_close_ int epfd = -1, tfd = -1, sfd = -1;
+	double start = now_realtime(), next_window;
+	int r, stopping = 0;
+
+	r = setup_fds(a, &epfd, &tfd, &sfd);
+	if (r < 0)
+		return psc_log_err_r(r, "cannot set up the event loop");
+	a->window_start = start;
+	next_window = start + a->opts->window_s;
+	while (!stopping) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(epfd, evs, 4, 1000);
+		if (n < 0 && errno != EINTR)
+			return psc_log_err_r(-errno, "epoll_wait");
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP)
+					stopping = 1;
+			} else if (fd == tfd) {
+				uint64_t ticks;
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				ring_buffer__consume(a->rb);
+			} else {
+				ring_buffer__consume(a->rb);
+			}
+		}
+		double now = now_realtime();
+		if (a->opts->duration_s > 0 && now >= start + a->opts->duration_s)
+			stopping = 1;
+		if (!stopping && now >= next_window) {
+			end_window(a, now);
+			while (next_window <= now)
+				next_window += a->opts->window_s;
+		}
+	}
+	/* A final (partial) window so that nothing seen is lost. */
+	end_window(a, now_realtime());
+	return 0;
+}
+
+static void free_info(void *p)
+{
+	free(p);
+}
+
+int psc_agent_run(const struct psc_agent_opts *opts)
+{
+	struct agent a = { .opts = opts };
+	int r;
+
+	a.ncpus = libbpf_num_possible_cpus();
+	if (a.ncpus <= 0)
+		return psc_log_err_r(-EINVAL, "cannot count CPUs");
+	r = psc_cgroupfs_detect(opts->cgroup_root, &a.layout);
+	if (r < 0)
+		return psc_log_err_r(r, "cannot find cgroup hierarchies under %s", opts->cgroup_root);
+	psc_info("AGENT-CGROUPS", "cgroup %s; workloads named by %s",
+		 a.layout.mode == PSC_CGROUP_V2 ? "v2" :
+		 a.layout.mode == PSC_CGROUP_HYBRID ? "v1/v2 hybrid" : "v1",
+		 a.layout.identity);
+	r = psc_cgroup_index_new(&a.index, &a.layout);
+	if (r < 0)
+		return psc_log_err_r(r, "cannot index cgroups");
+	psc_cgroup_index_refresh(a.index);
+
+	struct psc_loader_opts lo = {
+		.head_len = opts->head_len,
+		.ringbuf_bytes = opts->ringbuf_bytes,
+		.use_v1_memcg = a.layout.mode != PSC_CGROUP_V2,
+	};
+	r = psc_loader_new(&a.loader, &lo);
+	if (r < 0)
+		goto out;
+	a.skel = psc_loader_skel(a.loader);
+
+	r = psc_window_new(&a.window);
+	if (r >= 0)
+		r = psc_conn_table_new(&a.conns, a.window);
+	if (r >= 0)
+		r = psc_hashmap_new(&a.kernel_prev);
+	if (r < 0)
+		goto out;
+	a.rb = ring_buffer__new(bpf_map__fd(a.skel->maps.events), handle_event, &a, NULL);
+	if (!a.rb) {
+		r = psc_log_err_r(-errno, "cannot open the ring buffer");
+		goto out;
+	}
+	r = psc_socktrack_seed(bpf_map__fd(a.skel->maps.sockets),
+			       bpf_map__fd(a.skel->maps.tgid_socks), opts->proc_root,
+			       (uint32_t)getpid());
+	if (r < 0)
+		psc_warn("AGENT-SEED", "cannot scan %s for existing sockets: %s", opts->proc_root,
+			 strerror(-r));
+	else
+		psc_info("AGENT-SEED", "tracking %d sockets that existed before start", r);
+
+	r = loop(&a);
+	summary(&a);
+out:
+	ring_buffer__free(a.rb);
+	if (a.kernel_prev) {
+		size_t it = 0;
+		uint64_t key;
+		void *v;
+		while (psc_hashmap_next(a.kernel_prev, &it, &key, &v))
+			free(v);
+		psc_hashmap_free(&a.kernel_prev);
+	}
+	psc_conn_table_free(&a.conns);
+	psc_window_free(&a.window, free_info);
+	psc_loader_free(&a.loader);
+	psc_cgroup_index_free(&a.index);
+	return r;
+}

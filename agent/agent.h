@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent daemon: loads the capture programs, runs one event loop (epoll over the ring
+ * buffer, a drain timer and a signalfd), and every window turns what it saw into one
+ * report per workload. Shuts down on SIGINT/SIGTERM with a final (partial) window and a
+ * one-line summary on stderr; a second SIGINT forces exit. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct psc_agent_opts {
+	double window_s;	  /* report period, seconds (> 0) */
+	double duration_s;	  /* stop after this long; 0 = run until signalled */
+	uint32_t head_len;	  /* bytes captured per socket message */
+	uint32_t ringbuf_bytes;	  /* kernel ring buffer size, power of two */
+	const char *cgroup_root;  /* "/sys/fs/cgroup" */
+	const char *proc_root;	  /* "/proc" */
+	const char *host_id;	  /* reported host name */
+	bool print;		  /* JSON Lines on stdout */
+	unsigned idle_windows;	  /* forget a workload after this many idle windows */
+};
+
+/* Runs until signalled or @opts->duration_s elapses. Returns 0 or a negative errno
+ * (already logged). */
+int psc_agent_run(const struct psc_agent_opts *opts);

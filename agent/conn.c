@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "proto.h"
+
+struct pending {
+	uint64_t ts_ns;
+	struct psc_ep_ref ref;
+};
+
+struct conn {
+	enum psc_proto proto;
+	uint8_t role;
+	bool proto_final; /* stop detecting: stays "tcp" */
+	uint8_t detect_tries;
+	uint16_t server_port;
+	bool has_last;
+	struct psc_ep_ref last_ref; /* endpoint of the message a continuation belongs to */
+	unsigned head, n;	    /* FIFO of pending requests */
+	struct pending pending[PSC_CONN_PENDING];
+	struct psc_proto_state state;
+};
+
+struct psc_conn_table {
+	struct psc_hashmap *conns; /* tgid << 32 | fd -> struct conn */
+	struct psc_window *window;
+	struct psc_conn_counters counters;
+};
+
+int psc_conn_table_new(struct psc_conn_table **out, struct psc_window *window)
+{
+	struct psc_conn_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	if (psc_hashmap_new(&t->conns) < 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->window = window;
+	*out = t;
+	return 0;
+}
+
+void psc_conn_table_free(struct psc_conn_table **t)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *c;
+
+	if (!t || !*t)
+		return;
+	while (psc_hashmap_next((*t)->conns, &it, &key, &c))
+		free(c);
+	psc_hashmap_free(&(*t)->conns);
+	free(*t);
+	*t = NULL;
+}
+
+static uint64_t conn_key(const struct psc_event_hdr *h)
+{
+	return (uint64_t)h->tgid << 32 | h->fd;
+}
+
+static struct conn *conn_get(struct psc_conn_table *t, const struct psc_event_hdr *h)
+{
+	uint64_t key = conn_key(h);
+	struct conn *c = psc_hashmap_get(t->conns, key);
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->role = h->role;
+	c->server_port = h->role == PSC_ROLE_SERVER ? h->local_port :
+			 h->role == PSC_ROLE_CLIENT ? h->remote_port : 0;
+	if (psc_hashmap_put(t->conns, key, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static enum psc_flow flow_of(uint8_t role, uint8_t dir)
+{
+	bool server = role != PSC_ROLE_CLIENT;
+
+	return server == (dir == PSC_DIR_INGRESS) ? PSC_FLOW_TO_SERVER : PSC_FLOW_TO_CLIENT;
+}
+
+/* Connections found by the start-up scan have no known role: the first head that a
+ * parser recognises tells which side this process is on. */
+static void detect(struct conn *c, const struct psc_event_hdr *h, const uint8_t *data)
+{
+	uint8_t roles[2] = { c->role, 0 };
+	int n_roles = 1;
+
+	if (c->role == PSC_ROLE_UNKNOWN) {
+		roles[0] = PSC_ROLE_SERVER;
+		roles[1] = PSC_ROLE_CLIENT;
+		n_roles = 2;
+	}
+	for (int i = 0; i < n_roles; i++) {
+		uint16_t port = c->server_port ? c->server_port :
+				roles[i] == PSC_ROLE_SERVER ? h->local_port : h->remote_port;
+		enum psc_proto p = psc_proto_detect(data, h->cap_len, flow_of(roles[i], h->dir), port);
+		if (p != PSC_PROTO_UNKNOWN) {
+			c->proto = p;
+			c->role = roles[i];
+			c->server_port = port;
+			memset(&c->state, 0, sizeof(c->state));
+			return;
+		}
+	}
+	if (++c->detect_tries >= PSC_CONN_DETECT_TRIES) {
+		c->proto_final = true;
+		if (c->role == PSC_ROLE_UNKNOWN)
+			c->role = PSC_ROLE_SERVER;
+		if (!c->server_port)
+			c->server_port = h->local_port;
+	}
+}
+
+static void push_pending(struct psc_conn_table *t, struct conn *c, uint64_t ts,
+			 const struct psc_ep_ref *ref)
+{
+	if (c->n == PSC_CONN_PENDING) {
+		c->head = (c->head + 1) % PSC_CONN_PENDING;
+		c->n--;
+		t->counters.pending_dropped++;
+	}
+	struct pending *p = &c->pending[(c->head + c->n) % PSC_CONN_PENDING];
+	p->ts_ns = ts;
+	p->ref = *ref;
+	c->n++;
+}
+
+static bool pop_pending(struct conn *c, struct pending *out)
+{
+	if (c->n == 0)
+		return false;
+	*out = c->pending[c->head];
+	c->head = (c->head + 1) % PSC_CONN_PENDING;
+	c->n--;
+	return true;
+}
+
+/* Traffic no parser recognised: one "request" per message towards the server, counted
+ * under the server port, with its bytes. */
+static void account_unknown(struct psc_conn_table *t, struct conn *c,
+			    const struct psc_event_hdr *h, uint64_t in, uint64_t out)
+{
+	char endpoint[32];
+	struct psc_ep_ref ref;
+
+	snprintf(endpoint, sizeof(endpoint), "port %u", c->server_port);
+	if (flow_of(c->role, h->dir) == PSC_FLOW_TO_SERVER) {
+		if (psc_window_request(t->window, h->cgroup_id, PSC_PROTO_UNKNOWN, c->role, endpoint,
+				       in, out, &ref) == 0) {
+			c->last_ref = ref;
+			c->has_last = true;
+		}
+	} else if (c->has_last) {
+		psc_window_bytes(t->window, &c->last_ref, in, out);
+	}
+}
+
+void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
+		      const uint8_t *data)
+{
+	struct psc_msg msgs[PSC_MSGS_PER_HEAD];
+	struct conn *c = conn_get(t, hdr);
+	uint64_t in = hdr->dir == PSC_DIR_INGRESS ? hdr->size : 0;
+	uint64_t out = hdr->dir == PSC_DIR_EGRESS ? hdr->size : 0;
+	int n;
+
+	t->counters.data_events++;
+	if (!c)
+		return;
+	if (c->proto == PSC_PROTO_UNKNOWN && !c->proto_final && hdr->cap_len > 0)
+		detect(c, hdr, data);
+	if (c->proto == PSC_PROTO_UNKNOWN) {
+		if (c->proto_final)
+			account_unknown(t, c, hdr, in, out);
+		return;
+	}
+
+	const struct psc_proto_ops *ops = psc_proto_ops_get(c->proto);
+	enum psc_flow flow = flow_of(c->role, hdr->dir);
+	n = ops->parse(&c->state, flow, data, hdr->cap_len, hdr->size, msgs, PSC_MSGS_PER_HEAD);
+	if (n < 0) {
+		/* Not this protocol after all (or hopelessly out of sync): start over. */
+		t->counters.parse_resets++;
+		c->proto = PSC_PROTO_UNKNOWN;
+		c->detect_tries = 0;
+		c->n = c->head = 0;
+		c->has_last = false;
+		return;
+	}
+	if (n == 0) {
+		if (c->has_last)
+			psc_window_bytes(t->window, &c->last_ref, in, out);
+		return;
+	}
+
+	/* Bytes of one syscall are shared among the messages its head held. */
+	uint64_t share_in = in / (uint64_t)n, share_out = out / (uint64_t)n;
+	for (int i = 0; i < n; i++) {
+		const struct psc_msg *m = &msgs[i];
+		uint64_t mi = share_in + (i == 0 ? in % (uint64_t)n : 0);
+		uint64_t mo = share_out + (i == 0 ? out % (uint64_t)n : 0);
+		struct pending p;
+		struct psc_ep_ref ref;
+
+		switch (m->type) {
+		case PSC_MSG_REQUEST:
+			t->counters.requests++;
+			if (psc_window_request(t->window, hdr->cgroup_id, c->proto, c->role,
+					       m->endpoint, mi, mo, &ref) < 0)
+				break;
+			push_pending(t, c, hdr->ts_ns, &ref);
+			c->last_ref = ref;
+			c->has_last = true;
+			break;
+		case PSC_MSG_RESPONSE:
+			t->counters.responses++;
+			if (!pop_pending(c, &p)) {
+				t->counters.unpaired_responses++;
+				break;
+			}
+			psc_window_response(t->window, &p.ref, m->error,
+					    hdr->ts_ns > p.ts_ns ? (hdr->ts_ns - p.ts_ns) / 1000 : 0,
+					    mi, mo);
+			c->last_ref = p.ref;
+			c->has_last = true;
+			break;
+		case PSC_MSG_OTHER:
+			break;
+		}
+	}
+}
+
+void psc_conn_on_close(struct psc_conn_table *t, const struct psc_event_hdr *hdr)
+{
+	struct conn *c = psc_hashmap_remove(t->conns, conn_key(hdr));
+
+	t->counters.close_events++;
+	free(c);
+	if (hdr->open_ns && hdr->ts_ns > hdr->open_ns)
+		psc_window_session_end(t->window, hdr->cgroup_id, (hdr->ts_ns - hdr->open_ns) / 1000);
+}
+
+void psc_conn_sweep(struct psc_conn_table *t, bool (*alive)(uint32_t tgid, void *ctx), void *ctx)
+{
+	size_t it = 0;
+	uint64_t key;
+	void *c;
+
+	while (psc_hashmap_next(t->conns, &it, &key, &c)) {
+		if (alive((uint32_t)(key >> 32), ctx))
+			continue;
+		psc_hashmap_iter_remove(t->conns, &it);
+		free(c);
+		t->counters.conns_swept++;
+	}
+}
+
+size_t psc_conn_count(const struct psc_conn_table *t)
+{
+	return psc_hashmap_size(t->conns);
+}
+
+const struct psc_conn_counters *psc_conn_counters(const struct psc_conn_table *t)
+{
+	return &t->counters;
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+#include "socktrack.h"
+
+#include <bpf/bpf.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "events.h"
+#include "hashmap.h"
+
+#define TCP_LISTEN 0x0A
+
+struct inet_sock {
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint8_t family;
+};
+
+/* /proc/net/tcp line: "sl local rem st tx:rx tr:tm retrnsmt uid timeout inode ..." */
+static int read_proc_net(const char *proc_root, const char *file, uint8_t family,
+			 struct psc_hashmap *by_inode)
+{
+	char path[256], line[512];
+	_cleanup_fclose_ FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/net/%s", proc_root, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(line, sizeof(line), f)) /* header */
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char local[64], remote[64];
+		unsigned state;
+		unsigned long inode;
+		if (sscanf(line, "%*s %63s %63s %x %*s %*s %*s %*s %*s %lu", local, remote, &state,
+			   &inode) != 4 || inode == 0)
+			continue;
+		if (state == TCP_LISTEN && strncmp(file, "tcp", 3) == 0)
+			continue;
+		char *lp = strrchr(local, ':'), *rp = strrchr(remote, ':');
+		if (!lp || !rp)
+			continue;
+		struct inet_sock *s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->local_port = (uint16_t)strtoul(lp + 1, NULL, 16);
+		s->remote_port = (uint16_t)strtoul(rp + 1, NULL, 16);
+		s->family = family;
+		if (psc_hashmap_put(by_inode, inode, s) < 0) {
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void add_socket(int sockets_fd, int tgid_socks_fd, uint32_t tgid, uint32_t fd,
+		       const struct inet_sock *s, int *added)
+{
+	struct psc_sock_info info = {
+		.local_port = s->local_port,
+		.remote_port = s->remote_port,
+		.role = PSC_ROLE_UNKNOWN,
+		.family = s->family,
+	};
+	uint64_t key = (uint64_t)tgid << 32 | fd;
+	uint32_t one = 1, *n = &one;
+
+	if (bpf_map_update_elem(sockets_fd, &key, &info, BPF_NOEXIST) == 0) {
+		(*added)++;
+		uint32_t cur;
+		if (bpf_map_lookup_elem(tgid_socks_fd, &tgid, &cur) == 0) {
+			cur++;
+			n = &cur;
+		}
+		bpf_map_update_elem(tgid_socks_fd, &tgid, n, BPF_ANY);
+	}
+}
+
+static void scan_process(int sockets_fd, int tgid_socks_fd, const char *proc_root, uint32_t tgid,
+			 struct psc_hashmap *by_inode, int *added)
+{
+	char dir[256];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/%u/fd", proc_root, tgid);
+	d = opendir(dir);
+	if (!d)
+		return; /* exited, or a kernel thread */
+	while ((de = readdir(d))) {
+		char link[64], target[64];
+		unsigned long inode;
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(link, sizeof(link), "%.20s", de->d_name);
+		ssize_t n = readlinkat(dirfd(d), link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (sscanf(target, "socket:[%lu]", &inode) != 1)
+			continue;
+		const struct inet_sock *s = psc_hashmap_get(by_inode, inode);
+		if (s)
+			add_socket(sockets_fd, tgid_socks_fd, tgid, (uint32_t)atoi(de->d_name), s,
+				   added);
+	}
+}
+
+int psc_socktrack_seed(int sockets_fd, int tgid_socks_fd, const char *proc_root,
+		       uint32_t self_tgid)
+{
+	static const struct {
+		const char *file;
+		uint8_t family;
+	} tables[] = { { "tcp", 2 }, { "tcp6", 10 }, { "udp", 2 }, { "udp6", 10 } };
+	struct psc_hashmap *by_inode = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int added = 0, r;
+
+	r = psc_hashmap_new(&by_inode);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < PSC_ARRAY_SIZE(tables); i++)
+		read_proc_net(proc_root, tables[i].file, tables[i].family, by_inode);
+	d = opendir(proc_root);
+	if (!d) {
+		r = -errno;
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		uint32_t tgid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		if (tgid != self_tgid)
+			scan_process(sockets_fd, tgid_socks_fd, proc_root, tgid, by_inode, &added);
+	}
+	r = added;
+out:;
+	size_t it = 0;
+	uint64_t key;
+	void *v;
+	while (psc_hashmap_next(by_inode, &it, &key, &v))
+		free(v);
+	psc_hashmap_free(&by_inode);
+	return r;
+}
+
+bool psc_tgid_alive(uint32_t tgid, void *unused)
+{
+	return kill((pid_t)tgid, 0) == 0 || errno != ESRCH;
+}
+
+int psc_socktrack_sweep(int sockets_fd, int tgid_socks_fd)
+{
+	uint64_t key, next, *dead = NULL;
+	size_t n_dead = 0, cap = 0;
+	void *prev = NULL;
+	int deleted = 0;
+
+	while (bpf_map_get_next_key(sockets_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (psc_tgid_alive((uint32_t)(key >> 32), NULL))
+			continue;
+		if (n_dead == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			uint64_t *nd = realloc(dead, ncap * sizeof(*nd));
+			if (!nd)
+				break;
+			dead = nd;
+			cap = ncap;
+		}
+		dead[n_dead++] = key;
+	}
+	for (size_t i = 0; i < n_dead; i++) {
+		if (bpf_map_delete_elem(sockets_fd, &dead[i]) == 0)
+			deleted++;
+		uint32_t tgid = (uint32_t)(dead[i] >> 32);
+		bpf_map_delete_elem(tgid_socks_fd, &tgid);
+	}
+	free(dead);
+
+	/* Processes whose sockets were all closed still have a (zero-ish) hint entry. */
+	uint32_t tkey, tnext;
+	void *tprev = NULL;
+	uint32_t tdead[256];
+	size_t n_tdead = 0;
+	while (n_tdead < PSC_ARRAY_SIZE(tdead) &&
+	       bpf_map_get_next_key(tgid_socks_fd, tprev, &tnext) == 0) {
+		tkey = tnext;
+		tprev = &tkey;
+		if (!psc_tgid_alive(tkey, NULL))
+			tdead[n_tdead++] = tkey;
+	}
+	for (size_t i = 0; i < n_tdead; i++)
+		bpf_map_delete_elem(tgid_socks_fd, &tdead[i]);
+	return deleted;
+}
