@@ -187,8 +187,7 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 	if (c->proto == PSC_PROTO_UNKNOWN && !c->proto_final && hdr->cap_len > 0)
 		detect(c, hdr, data);
 	if (c->proto == PSC_PROTO_UNKNOWN) {
-		if (c->proto_final)
-			account_unknown(t, c, hdr, in, out);
+		account_unknown(t, c, hdr, in, out);
 		return;
 	}
 
