@@ -48,6 +48,7 @@ enum io_buf_kind {
 	IO_BUF_PLAIN = 0, /* buf is the data */
 	IO_BUF_IOVEC = 1, /* buf is a struct iovec array: capture the first one */
 	IO_BUF_MSG = 2,	  /* buf is a struct user_msghdr */
+	IO_BUF_MMSG = 3,  /* buf is a struct mmsghdr array: capture the first message */
 };
 
 struct io_args {
@@ -361,16 +362,6 @@ static __always_inline int on_io_exit(long ret)
 		return 0;
 
 	__u64 cgid = current_cgroup_id();
-	struct psc_cg_counters *c = cg_counters_get(cgid);
-	if (c) {
-		if (a.dir == PSC_DIR_INGRESS) {
-			c->rx_bytes += ret;
-			c->rx_calls++;
-		} else {
-			c->tx_bytes += ret;
-			c->tx_calls++;
-		}
-	}
 
 	__u32 zero = 0;
 	struct psc_event *e = bpf_map_lookup_elem(&scratch, &zero);
@@ -383,7 +374,16 @@ static __always_inline int on_io_exit(long ret)
 
 	__u64 src = a.buf;
 	__u64 avail = ret;
-	if (a.buf_kind == IO_BUF_MSG) {
+	if (a.buf_kind == IO_BUF_MMSG) {
+		/* ret counts messages, not bytes: the kernel wrote the first one's length. */
+		unsigned int first_len = 0;
+		struct mmsghdr *mm = (void *)src;
+		if (bpf_probe_read_user(&first_len, sizeof(first_len), &mm->msg_len))
+			goto no_data;
+		avail = first_len;
+		e->hdr.size = first_len;
+	}
+	if (a.buf_kind == IO_BUF_MSG || a.buf_kind == IO_BUF_MMSG) {
 		struct user_msghdr mh;
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)src))
 			goto no_data;
@@ -410,7 +410,17 @@ no_data:
 	count(&drops, PSC_DROP_READ);
 	e->hdr.cap_len = 0;
 	n = 0;
-submit:
+submit:;
+	struct psc_cg_counters *c = cg_counters_get(cgid);
+	if (c) {
+		if (a.dir == PSC_DIR_INGRESS) {
+			c->rx_bytes += e->hdr.size;
+			c->rx_calls++;
+		} else {
+			c->tx_bytes += e->hdr.size;
+			c->tx_calls++;
+		}
+	}
 	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + n, wakeup_flag()))
 		count(&drops, PSC_DROP_RINGBUF);
 	else
@@ -438,6 +448,8 @@ IO_PROGRAMS(recvfrom, PSC_DIR_INGRESS, IO_BUF_PLAIN)
 IO_PROGRAMS(sendto, PSC_DIR_EGRESS, IO_BUF_PLAIN)
 IO_PROGRAMS(recvmsg, PSC_DIR_INGRESS, IO_BUF_MSG)
 IO_PROGRAMS(sendmsg, PSC_DIR_EGRESS, IO_BUF_MSG)
+IO_PROGRAMS(recvmmsg, PSC_DIR_INGRESS, IO_BUF_MMSG)
+IO_PROGRAMS(sendmmsg, PSC_DIR_EGRESS, IO_BUF_MMSG)
 
 /* An empty program on the hottest tracepoint: the benchmark's reference for bpf_stats. */
 SEC("tp/syscalls/sys_enter_getppid")
