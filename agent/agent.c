@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "hashmap.h"
 #include "loader.h"
+#include "recording.h"
 #include "log.h"
 #include "report.h"
 #include "socktrack.h"
@@ -57,6 +58,11 @@ struct agent {
 	uint64_t reports;
 	uint64_t unresolved; /* workloads whose cgroup id matched no cgroup directory */
 	double window_start;
+	struct psc_recorder *rec;	 /* --record */
+	struct psc_hashmap *replay_paths; /* --replay: cgroup id -> path (char *) */
+	bool replay;
+	int64_t replay_offset_ns;	 /* realtime - monotonic of the recording */
+	uint64_t replay_boundary_ns;	 /* end of the current window, monotonic */
 };
 
 static double now_realtime(void)
@@ -74,6 +80,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(e->hdr) || sizeof(e->hdr) + e->hdr.cap_len > size)
 		return 0;
+	if (a->rec)
+		psc_recorder_event(a->rec, data, size);
 	if (e->hdr.kind == PSC_EV_DATA)
 		psc_conn_on_data(a->conns, &e->hdr, e->data);
 	else if (e->hdr.kind == PSC_EV_CLOSE)
@@ -210,9 +218,20 @@ static void usage_delta(const struct psc_cgroup_usage *now, const struct workloa
 static struct workload_info *workload_info(struct agent *a, struct psc_workload *wl,
 					   bool *refreshed)
 {
+	char unknown[64];
+
 	if (wl->userdata)
 		return wl->userdata;
-	const char *path = psc_cgroup_index_lookup(a->index, wl->cgroup_id);
+	const char *path = NULL;
+	if (a->replay) {
+		path = psc_hashmap_get(a->replay_paths, wl->cgroup_id);
+		if (!path) {
+			snprintf(unknown, sizeof(unknown), "/unresolved-cgroup-%" PRIu64, wl->cgroup_id);
+			path = unknown;
+		}
+	} else {
+		path = psc_cgroup_index_lookup(a->index, wl->cgroup_id);
+	}
 	if (!path && !*refreshed) {
 		psc_cgroup_index_refresh(a->index);
 		*refreshed = true;
@@ -225,8 +244,11 @@ static struct workload_info *workload_info(struct agent *a, struct psc_workload 
 		return NULL;
 	snprintf(info->path, sizeof(info->path), "%s", path);
 	psc_cgroupfs_workload_name(info->path, info->name, sizeof(info->name));
+	if (a->rec)
+		psc_recorder_path(a->rec, wl->cgroup_id, info->path);
 	/* The first window of a new workload has no CPU baseline: it starts now. */
-	info->has_base = psc_cgroupfs_read_usage(&a->layout, info->path, &info->base) == 0;
+	info->has_base = !a->replay &&
+			 psc_cgroupfs_read_usage(&a->layout, info->path, &info->base) == 0;
 	wl->userdata = info;
 	return info;
 }
@@ -267,8 +289,10 @@ static void end_window(struct agent *a, double end)
 	size_t n_gone = 0, it = 0;
 	struct psc_workload *wl;
 
-	ring_buffer__consume(a->rb);
-	collect_kernel_counters(a);
+	if (a->rb)
+		ring_buffer__consume(a->rb);
+	if (a->skel)
+		collect_kernel_counters(a);
 
 	while ((wl = psc_window_next(a->window, &it))) {
 		struct workload_info *info = workload_info(a, wl, &refreshed);
@@ -282,7 +306,9 @@ static void end_window(struct agent *a, double end)
 				gone[n_gone++] = wl->cgroup_id;
 			continue;
 		}
-		vanished = psc_cgroupfs_read_usage(&a->layout, info->path, &now) == -ENOENT;
+		memset(&now, 0, sizeof(now));
+		vanished = !a->replay &&
+			   psc_cgroupfs_read_usage(&a->layout, info->path, &now) == -ENOENT;
 		if (vanished)
 			memset(&now, 0, sizeof(now));
 		usage_delta(&now, info, window_s, &u);
@@ -300,6 +326,10 @@ static void end_window(struct agent *a, double end)
 	psc_window_reset(a->window, a->opts->idle_windows);
 	if (a->opts->print)
 		fflush(stdout);
+	a->windows++;
+	a->window_start = end;
+	if (!a->skel)
+		return;
 
 	uint64_t drops[_PSC_DROP_MAX];
 	read_drops(a, drops);
@@ -316,8 +346,6 @@ static void end_window(struct agent *a, double end)
 	if (swept > 0)
 		psc_debug("swept %d sockets of exited processes", swept);
 	psc_conn_sweep(a->conns, psc_tgid_alive, NULL);
-	a->windows++;
-	a->window_start = end;
 }
 
 static void summary(struct agent *a)
@@ -325,8 +353,12 @@ static void summary(struct agent *a)
 	uint64_t drops[_PSC_DROP_MAX], events, total_drops = 0;
 	const struct psc_conn_counters *cc = psc_conn_counters(a->conns);
 
-	read_drops(a, drops);
-	read_array(a, bpf_map__fd(a->skel->maps.stats), PSC_STAT_EVENTS, &events);
+	memset(drops, 0, sizeof(drops));
+	events = cc->data_events + cc->close_events;
+	if (a->skel) {
+		read_drops(a, drops);
+		read_array(a, bpf_map__fd(a->skel->maps.stats), PSC_STAT_EVENTS, &events);
+	}
 	for (int i = 0; i < _PSC_DROP_MAX; i++)
 		total_drops += drops[i];
 	fprintf(stderr,
@@ -415,6 +447,72 @@ static int loop(struct agent *a)
 	return 0;
 }
 
+/* --replay: windows follow the recorded timestamps, and the socket counters the kernel
+ * would have summed are summed from the events themselves. */
+static int replay_event(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	const struct psc_event_hdr *h = data;
+	uint64_t window_ns = (uint64_t)(a->opts->window_s * 1e9);
+
+	if (size < sizeof(*h))
+		return 0;
+	if (a->replay_boundary_ns == 0) {
+		a->replay_boundary_ns = h->ts_ns + window_ns;
+		a->window_start = (double)(h->ts_ns + a->replay_offset_ns) / 1e9;
+	}
+	while (h->ts_ns >= a->replay_boundary_ns) {
+		end_window(a, (double)(a->replay_boundary_ns + a->replay_offset_ns) / 1e9);
+		a->replay_boundary_ns += window_ns;
+	}
+	struct psc_workload *wl = psc_window_workload(a->window, h->cgroup_id);
+	if (wl && h->kind == PSC_EV_DATA) {
+		if (h->dir == PSC_DIR_INGRESS) {
+			wl->kernel.rx_bytes += h->size;
+			wl->kernel.rx_calls++;
+		} else {
+			wl->kernel.tx_bytes += h->size;
+			wl->kernel.tx_calls++;
+		}
+	} else if (wl && h->kind == PSC_EV_CLOSE) {
+		wl->kernel.closes++;
+	}
+	return handle_event(a, data, size);
+}
+
+static void replay_path(void *ctx, uint64_t cgroup_id, const char *path)
+{
+	struct agent *a = ctx;
+	char *copy = strdup(path);
+
+	if (!copy)
+		return;
+	free(psc_hashmap_remove(a->replay_paths, cgroup_id));
+	if (psc_hashmap_put(a->replay_paths, cgroup_id, copy) < 0)
+		free(copy);
+}
+
+static int run_replay(struct agent *a)
+{
+	struct psc_replay_handler h = { .event = replay_event, .path = replay_path, .ctx = a };
+	int r;
+
+	r = psc_hashmap_new(&a->replay_paths);
+	if (r < 0)
+		return r;
+	r = psc_replay_file(a->opts->replay_path, &h, &a->replay_offset_ns);
+	if (r == -EBADMSG)
+		psc_err("AGENT-REPLAY", "%s is not a prescient recording or is cut short; the "
+				       "records before the damage were replayed",
+			a->opts->replay_path);
+	else if (r < 0)
+		psc_log_err_r(r, "cannot replay %s", a->opts->replay_path);
+	if (a->replay_boundary_ns)
+		end_window(a, (double)(a->replay_boundary_ns + a->replay_offset_ns) / 1e9);
+	summary(a);
+	return r;
+}
+
 static void free_info(void *p)
 {
 	free(p);
@@ -425,6 +523,15 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 	struct agent a = { .opts = opts };
 	int r;
 
+	if (opts->replay_path) {
+		a.replay = true;
+		r = psc_window_new(&a.window);
+		if (r >= 0)
+			r = psc_conn_table_new(&a.conns, a.window);
+		if (r >= 0)
+			r = run_replay(&a);
+		goto out;
+	}
 	a.ncpus = libbpf_num_possible_cpus();
 	if (a.ncpus <= 0)
 		return psc_log_err_r(-EINVAL, "cannot count CPUs");
@@ -462,6 +569,13 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 		r = psc_log_err_r(-errno, "cannot open the ring buffer");
 		goto out;
 	}
+	if (opts->record_path) {
+		r = psc_recorder_open(&a.rec, opts->record_path);
+		if (r < 0) {
+			psc_log_err_r(r, "cannot create %s", opts->record_path);
+			goto out;
+		}
+	}
 	r = psc_socktrack_seed(bpf_map__fd(a.skel->maps.sockets),
 			       bpf_map__fd(a.skel->maps.tgid_socks), opts->proc_root,
 			       (uint32_t)getpid());
@@ -474,6 +588,17 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 	r = loop(&a);
 	summary(&a);
 out:
+	if (a.rec && psc_recorder_close(&a.rec) < 0)
+		psc_err("AGENT-RECORD", "writing %s failed: the recording is incomplete",
+			opts->record_path);
+	if (a.replay_paths) {
+		size_t it = 0;
+		uint64_t key;
+		void *v;
+		while (psc_hashmap_next(a.replay_paths, &it, &key, &v))
+			free(v);
+		psc_hashmap_free(&a.replay_paths);
+	}
 	ring_buffer__free(a.rb);
 	if (a.kernel_prev) {
 		size_t it = 0;

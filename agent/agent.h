@@ -18,6 +18,8 @@ struct psc_agent_opts {
 	const char *host_id;	  /* reported host name */
 	bool print;		  /* JSON Lines on stdout */
 	unsigned idle_windows;	  /* forget a workload after this many idle windows */
+	const char *record_path;  /* also write every ring-buffer record here */
+	const char *replay_path;  /* no BPF: run the pipeline over this recording */
 };
 
 /* Runs until signalled or @opts->duration_s elapses. Returns 0 or a negative errno

@@ -36,6 +36,9 @@ static void usage(FILE *f)
 		"  --cgroup-root DIR    cgroup filesystem root (default /sys/fs/cgroup)\n"
 		"  --proc-root DIR      proc filesystem (default /proc)\n"
 		"  --idle-windows N     forget a workload after N windows without activity (default 6)\n"
+		"  --record FILE        also write every kernel event to FILE (a recording)\n"
+		"  --replay FILE        no BPF, no root: run the parsers and windows over a recording\n"
+		"                       made with --record (windows follow its timestamps)\n"
 		"  --log-level L        err, warn, info or debug (default info)\n"
 		"  --log-json           log as JSON lines on stderr\n"
 		"  -h, --help           show this help\n"
@@ -92,6 +95,8 @@ int main(int argc, char **argv)
 		OPT_LOGLEVEL,
 		OPT_LOGJSON,
 		OPT_VERSION,
+		OPT_RECORD,
+		OPT_REPLAY,
 	};
 	static const struct option longopts[] = {
 		{ "print", no_argument, NULL, OPT_PRINT },
@@ -107,6 +112,8 @@ int main(int argc, char **argv)
 		{ "log-json", no_argument, NULL, OPT_LOGJSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{},
 	};
 	char host[256];
@@ -181,6 +188,12 @@ int main(int argc, char **argv)
 		case OPT_LOGJSON:
 			log_json = true;
 			break;
+		case OPT_RECORD:
+			o.record_path = optarg;
+			break;
+		case OPT_REPLAY:
+			o.replay_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -194,6 +207,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "prescient-agent: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (o.record_path && o.replay_path) {
+		fprintf(stderr, "prescient-agent: --record and --replay exclude each other\n");
 		return 2;
 	}
 	if (!o.print) {

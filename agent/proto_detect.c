@@ -3,9 +3,7 @@
 #include "proto.h"
 
 /* TEMPORARY while parsers land: weak so the agent links with the parsers that exist. */
-extern const struct psc_proto_ops psc_proto_pg_ops __attribute__((weak));
 extern const struct psc_proto_ops psc_proto_mysql_ops __attribute__((weak));
-extern const struct psc_proto_ops psc_proto_redis_ops __attribute__((weak));
 
 static const struct psc_proto_ops *const proto_ops[_PSC_PROTO_MAX] = {
 	[PSC_PROTO_HTTP] = &psc_proto_http_ops, [PSC_PROTO_PG] = &psc_proto_pg_ops,
