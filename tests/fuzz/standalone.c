@@ -14,7 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MUTATIONS_PER_FILE 2000
-#define MAX_INPUT 65536
+#define FUZZ_MAX_INPUT 65536
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -28,7 +28,7 @@ static uint64_t rng_next(void)
 
 static void run_mutations(const uint8_t *seed, size_t len)
 {
-	static uint8_t buf[MAX_INPUT];
+	static uint8_t buf[FUZZ_MAX_INPUT];
 
 	for (int m = 0; m < MUTATIONS_PER_FILE; m++) {
 		size_t n = len;
@@ -62,7 +62,7 @@ static void run_mutations(const uint8_t *seed, size_t len)
 
 static int run_file(const char *path)
 {
-	static uint8_t buf[MAX_INPUT];
+	static uint8_t buf[FUZZ_MAX_INPUT];
 	FILE *f = fopen(path, "rb");
 	size_t n;
 
