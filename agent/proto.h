@@ -9,7 +9,8 @@
  *    claims more than the head holds is reported with `truncated` set, not read past;
  *  - per-connection memory (e.g. PostgreSQL prepared statement names, a partial RESP
  *    array) lives in the caller-owned struct psc_proto_state, zeroed when the connection
- *    is first seen.
+ *    is first seen. One state serves both flows of a connection: the caller feeds the
+ *    heads of a connection in the order they were captured.
  * Raw payload never leaves the parser: an endpoint holds no literal values.
  *
  * Endpoint forms (NUL-terminated, at most PSC_ENDPOINT_MAX - 1 bytes, cut at a character

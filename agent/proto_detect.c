@@ -2,9 +2,6 @@
 /* Protocol dispatch: the table of parsers and first-head detection. */
 #include "proto.h"
 
-/* TEMPORARY while parsers land: weak so the agent links with the parsers that exist. */
-extern const struct psc_proto_ops psc_proto_mysql_ops __attribute__((weak));
-
 static const struct psc_proto_ops *const proto_ops[_PSC_PROTO_MAX] = {
 	[PSC_PROTO_HTTP] = &psc_proto_http_ops, [PSC_PROTO_PG] = &psc_proto_pg_ops,
 	[PSC_PROTO_MYSQL] = &psc_proto_mysql_ops, [PSC_PROTO_REDIS] = &psc_proto_redis_ops,
@@ -50,11 +47,11 @@ enum psc_proto psc_proto_detect(const uint8_t *buf, size_t len, enum psc_flow fl
 
 	if (!buf || len == 0)
 		return PSC_PROTO_UNKNOWN;
-	if (hinted != PSC_PROTO_UNKNOWN && proto_ops[hinted] && proto_ops[hinted]->detect(buf, len, flow))
+	if (hinted != PSC_PROTO_UNKNOWN && proto_ops[hinted]->detect(buf, len, flow))
 		return hinted;
 	for (size_t i = 0; i < sizeof(detect_order) / sizeof(detect_order[0]); i++) {
 		const struct psc_proto_ops *ops = proto_ops[detect_order[i]];
-		if (ops && ops->detect(buf, len, flow))
+		if (ops->detect(buf, len, flow))
 			return ops->proto;
 	}
 	return PSC_PROTO_UNKNOWN;
