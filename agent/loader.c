@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,16 +29,25 @@ struct psc_loader {
 
 static const char *tracefs_roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
+/* The program libbpf last said it failed to load, to name it in our own message. */
+static char rejected_prog[64];
+
 /* libbpf's messages (including verifier logs) are debug detail for us: we say what failed
  * in our own words and point at --log-level debug for the rest. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (psc_log_get_level() < PSC_LOG_DEBUG)
-		return 0;
 	char line[1024];
+	const char *p;
+
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	psc_log(PSC_LOG_DEBUG, NULL, "libbpf: %s", line);
+	if (strstr(line, "failed to load") && (p = strstr(line, "prog '"))) {
+		p += strlen("prog '");
+		size_t n = strcspn(p, "'");
+		snprintf(rejected_prog, sizeof(rejected_prog), "%.*s", (int)n, p);
+	}
+	if (psc_log_get_level() >= PSC_LOG_DEBUG)
+		psc_log(PSC_LOG_DEBUG, NULL, "libbpf: %s", line);
 	return 0;
 }
 
@@ -79,14 +90,34 @@ static bool tracepoint_exists(const char *section)
 	return access(path, F_OK) == 0;
 }
 
+/* Whether capability @cap is in the effective set (raw capget: no libcap needed). */
+static bool has_capability(int cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return false;
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
 static int check_privileges(void)
 {
+	static const struct {
+		int cap;
+		const char *name;
+	} needed[] = { { 39 /* CAP_BPF */, "CAP_BPF" },
+		       { 38 /* CAP_PERFMON */, "CAP_PERFMON" },
+		       { CAP_SYS_ADMIN, "CAP_SYS_ADMIN" } };
+
+	for (size_t i = 0; i < PSC_ARRAY_SIZE(needed); i++)
+		if (!has_capability(needed[i].cap))
+			return psc_log_err_r(-EPERM, "prescient-agent needs root (or CAP_BPF, "
+						     "CAP_PERFMON and CAP_SYS_ADMIN); %s is missing",
+					     needed[i].name);
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
 		return psc_log_err_r(-ENOTSUP, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux); "
 					       "prescient needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-	if (geteuid() != 0)
-		psc_warn("AGENT-NOT-ROOT",
-			 "not running as root: loading needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN");
 	return 0;
 }
 
@@ -117,9 +148,13 @@ static int explain_load_failure(struct psc_loader *l, int r)
 	if (r == -EPERM || r == -EACCES)
 		return psc_log_err_r(r, "the kernel refused to load BPF programs: run as root, or "
 					"with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN");
+	if (rejected_prog[0])
+		return psc_log_err_r(r, "the kernel rejected BPF program %s; run with --log-level "
+					"debug to see the verifier's log",
+				     rejected_prog);
 	if (r == -EINVAL || r == -E2BIG || r == -ENOSPC)
 		return psc_log_err_r(r, "a BPF program was rejected by the verifier; run with "
-					"--log-level debug to see which one and the verifier's log");
+					"--log-level debug to see the verifier's log");
 	return psc_log_err_r(r, "cannot load the BPF programs");
 }
 
