@@ -59,7 +59,10 @@ struct agent {
 	uint64_t unresolved; /* workloads whose cgroup id matched no cgroup directory */
 	double window_start;
 	struct psc_recorder *rec;	 /* --record */
-	struct psc_hashmap *replay_paths; /* --replay: cgroup id -> path (char *) */
+	/* cgroup id -> path (char *), learned when an id is first seen (a short-lived cgroup
+	 * may be gone by the end of the window) or from a recording's path records. */
+	struct psc_hashmap *paths;
+	double last_index_refresh;
 	bool replay;
 	int64_t replay_offset_ns;	 /* realtime - monotonic of the recording */
 	uint64_t replay_boundary_ns;	 /* end of the current window, monotonic */
@@ -73,6 +76,29 @@ static double now_realtime(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Index refreshes walk the whole hierarchy: at most this often when unknown ids arrive. */
+#define INDEX_REFRESH_MIN_S 0.2
+
+static void learn_path(struct agent *a, uint64_t cgroup_id)
+{
+	if (psc_hashmap_get(a->paths, cgroup_id))
+		return;
+	const char *path = psc_cgroup_index_lookup(a->index, cgroup_id);
+	if (!path) {
+		double now = now_realtime();
+		if (now - a->last_index_refresh < INDEX_REFRESH_MIN_S)
+			return;
+		a->last_index_refresh = now;
+		psc_cgroup_index_refresh(a->index);
+		path = psc_cgroup_index_lookup(a->index, cgroup_id);
+		if (!path)
+			return;
+	}
+	char *copy = strdup(path);
+	if (copy && psc_hashmap_put(a->paths, cgroup_id, copy) < 0)
+		free(copy);
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -82,6 +108,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (a->rec)
 		psc_recorder_event(a->rec, data, size);
+	if (!a->replay)
+		learn_path(a, e->hdr.cgroup_id);
 	if (e->hdr.kind == PSC_EV_DATA)
 		psc_conn_on_data(a->conns, &e->hdr, e->data);
 	else if (e->hdr.kind == PSC_EV_CLOSE)
@@ -222,14 +250,11 @@ static struct workload_info *workload_info(struct agent *a, struct psc_workload 
 
 	if (wl->userdata)
 		return wl->userdata;
-	const char *path = NULL;
-	if (a->replay) {
-		path = psc_hashmap_get(a->replay_paths, wl->cgroup_id);
-		if (!path) {
-			snprintf(unknown, sizeof(unknown), "/unresolved-cgroup-%" PRIu64, wl->cgroup_id);
-			path = unknown;
-		}
-	} else {
+	const char *path = psc_hashmap_get(a->paths, wl->cgroup_id);
+	if (!path && a->replay) {
+		snprintf(unknown, sizeof(unknown), "/unresolved-cgroup-%" PRIu64, wl->cgroup_id);
+		path = unknown;
+	} else if (!path) {
 		path = psc_cgroup_index_lookup(a->index, wl->cgroup_id);
 	}
 	if (!path && !*refreshed) {
@@ -278,6 +303,7 @@ static void forget_workload(struct agent *a, uint64_t cgroup_id)
 {
 	free(psc_window_remove(a->window, cgroup_id));
 	free(psc_hashmap_remove(a->kernel_prev, cgroup_id));
+	free(psc_hashmap_remove(a->paths, cgroup_id));
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.cg_counters), &cgroup_id);
 }
 
@@ -487,8 +513,8 @@ static void replay_path(void *ctx, uint64_t cgroup_id, const char *path)
 
 	if (!copy)
 		return;
-	free(psc_hashmap_remove(a->replay_paths, cgroup_id));
-	if (psc_hashmap_put(a->replay_paths, cgroup_id, copy) < 0)
+	free(psc_hashmap_remove(a->paths, cgroup_id));
+	if (psc_hashmap_put(a->paths, cgroup_id, copy) < 0)
 		free(copy);
 }
 
@@ -497,9 +523,6 @@ static int run_replay(struct agent *a)
 	struct psc_replay_handler h = { .event = replay_event, .path = replay_path, .ctx = a };
 	int r;
 
-	r = psc_hashmap_new(&a->replay_paths);
-	if (r < 0)
-		return r;
 	r = psc_replay_file(a->opts->replay_path, &h, &a->replay_offset_ns);
 	if (r == -EBADMSG)
 		psc_err("AGENT-REPLAY", "%s is not a prescient recording or is cut short; the "
@@ -523,6 +546,9 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 	struct agent a = { .opts = opts };
 	int r;
 
+	r = psc_hashmap_new(&a.paths);
+	if (r < 0)
+		return r;
 	if (opts->replay_path) {
 		a.replay = true;
 		r = psc_window_new(&a.window);
@@ -591,13 +617,13 @@ out:
 	if (a.rec && psc_recorder_close(&a.rec) < 0)
 		psc_err("AGENT-RECORD", "writing %s failed: the recording is incomplete",
 			opts->record_path);
-	if (a.replay_paths) {
+	if (a.paths) {
 		size_t it = 0;
 		uint64_t key;
 		void *v;
-		while (psc_hashmap_next(a.replay_paths, &it, &key, &v))
+		while (psc_hashmap_next(a.paths, &it, &key, &v))
 			free(v);
-		psc_hashmap_free(&a.replay_paths);
+		psc_hashmap_free(&a.paths);
 	}
 	ring_buffer__free(a.rb);
 	if (a.kernel_prev) {

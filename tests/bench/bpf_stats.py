@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""bpf_stats snapshots of one agent's BPF programs, and the cost report of bpf_cost.sh.
+
+  bpf_stats.py snap AGENT_PID            JSON on stdout: per program (by name) its id,
+                                          run_time_ns and run_cnt, plus the agent's `stats`
+                                          and `drops` per-CPU arrays (summed over CPUs)
+  bpf_stats.py report EMPTY0 EMPTY1 FILE0 FILE1 SOCK0 SOCK1 [--file-syscalls N]
+                                          prints the per-program table and the derived
+                                          costs; the last line is the summary
+
+The agent's programs are found exactly: the prog_id and map_id lines of
+/proc/AGENT_PID/fdinfo/* (bpftool here cannot show which process holds a program).
+Needs kernel.bpf_stats_enabled=1 while the phases run.
+"""
+import json
+import os
+import subprocess
+import sys
+
+NOT_IO = {"connect", "close", "accept", "accept4"}
+
+
+def io_syscalls(names):
+    """Syscalls with both an enter and an exit program: the data programs (read, write,
+    readv, ..., sendmmsg), whatever the agent attaches today."""
+    enters = {n[len("handle_enter_"):] for n in names if n.startswith("handle_enter_")}
+    exits = {n[len("handle_exit_"):] for n in names if n.startswith("handle_exit_")}
+    return sorted((enters & exits) - NOT_IO)
+STAT_EVENTS = 0
+DROP_NAMES = ["ringbuf", "socket map", "inflight map", "cgroup map", "unreadable"]
+
+
+def fd_ids(pid):
+    progs, maps = set(), set()
+    base = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(base):
+        try:
+            with open(os.path.join(base, fd)) as f:
+                text = f.read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            k, _, v = line.partition(":")
+            if k == "prog_id":
+                progs.add(int(v))
+            elif k == "map_id":
+                maps.add(int(v))
+    return progs, maps
+
+
+def bpftool(*args):
+    out = subprocess.run(["bpftool", *args, "--json"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def percpu_array(map_id):
+    vals = {}
+    for e in bpftool("map", "dump", "id", str(map_id)):
+        if "formatted" in e:
+            key = e["formatted"]["key"]
+            vals[key] = sum(v["value"] for v in e["formatted"]["values"])
+        else:
+            key = int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little")
+            vals[key] = sum(int.from_bytes(bytes(int(b, 16) for b in v["value"]), "little")
+                            for v in e["values"])
+    return [vals.get(i, 0) for i in range(max(vals) + 1)] if vals else []
+
+
+def snap(pid):
+    progs, maps = fd_ids(pid)
+    out = {"progs": {}, "stats": [], "drops": []}
+    for p in bpftool("prog", "show"):
+        if p["id"] in progs:
+            out["progs"][p["name"]] = {
+                "id": p["id"],
+                "run_time_ns": p.get("run_time_ns", 0),
+                "run_cnt": p.get("run_cnt", 0),
+            }
+    for m in bpftool("map", "show"):
+        if m["id"] in maps and m.get("name") in ("stats", "drops"):
+            out[m["name"]] = percpu_array(m["id"])
+    json.dump(out, sys.stdout)
+    print()
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def delta(a, b):
+    d = {}
+    for name, pb in b["progs"].items():
+        pa = a["progs"].get(name, {"run_time_ns": 0, "run_cnt": 0})
+        d[name] = (pb["run_time_ns"] - pa["run_time_ns"], pb["run_cnt"] - pa["run_cnt"])
+    ev = (b["stats"] or [0])[STAT_EVENTS] - (a["stats"] or [0])[STAT_EVENTS]
+    drops = [y - x for x, y in zip(a["drops"], b["drops"])] if a["drops"] else []
+    return d, ev, drops
+
+
+def per_run(t):
+    ns, cnt = t
+    return ns / cnt if cnt else float("nan")
+
+
+def fmt(x):
+    return "-" if x != x else f"{x:.0f}"
+
+
+def report(argv):
+    file_syscalls = None
+    if "--file-syscalls" in argv:
+        i = argv.index("--file-syscalls")
+        file_syscalls = int(argv[i + 1])
+        del argv[i:i + 2]
+    e0, e1, f0, f1, s0, s1 = (load(p) for p in argv)
+    d_empty, _, _ = delta(e0, e1)
+    d_file, ev_file, _ = delta(f0, f1)
+    d_sock, ev_sock, drops_sock = delta(s0, s1)
+
+    base = d_empty.get("handle_baseline_empty")
+    if not base or base[1] == 0:
+        sys.exit("bpf_cost: the empty reference program did not run (is handle_baseline_empty "
+                 "attached, and kernel.bpf_stats_enabled=1?)")
+    empty = per_run(base)
+
+    names = sorted(set(d_empty) | set(d_file) | set(d_sock))
+    print(f"{'program':<24} {'empty phase':>20} {'file I/O phase':>22} {'socket phase':>22}")
+    print(f"{'':<24} {'runs':>10} {'ns/run':>9} {'runs':>12} {'ns/run':>9} {'runs':>12} {'ns/run':>9}")
+    for n in names:
+        a, b, c = (d.get(n, (0, 0)) for d in (d_empty, d_file, d_sock))
+        print(f"{n:<24} {a[1]:>10} {fmt(per_run(a)):>9} {b[1]:>12} {fmt(per_run(b)):>9} "
+              f"{c[1]:>12} {fmt(per_run(c)):>9}")
+    print()
+    print(f"empty reference program (handle_baseline_empty on sys_enter_getppid): {empty:.0f} ns/run "
+          f"over {base[1]} runs")
+
+    # Filtered-out syscalls: read/write on /dev/zero and /dev/null (not sockets).
+    io = io_syscalls(names)
+    io_names = [f"handle_{k}_{s}" for s in io for k in ("enter", "exit")]
+    filt = {}
+    for s in ("read", "write"):
+        en, ex = d_file.get(f"handle_enter_{s}", (0, 0)), d_file.get(f"handle_exit_{s}", (0, 0))
+        filt[s] = (per_run(en), per_run(ex), en[1], ex[1])
+    fr = [filt[s][0] for s in filt] + [filt[s][1] for s in filt]
+    filtered_run = max(fr)
+    f_ns = sum(d_file.get(n, (0, 0))[0] for n in io_names if n.endswith(("_read", "_write")))
+    f_cnt = sum(d_file.get(n, (0, 0))[1] for n in io_names if n.endswith(("_read", "_write")))
+    filtered_avg = f_ns / f_cnt if f_cnt else float("nan")
+    print("filtered-out syscall (read/write on a non-socket fd; file I/O phase, "
+          f"{file_syscalls or '?'} reads + {file_syscalls or '?'} writes issued, "
+          f"{ev_file} events captured meanwhile):")
+    for s, (en, ex, cen, cex) in filt.items():
+        print(f"  {s:<5}: enter {en:.0f} ns/run ({cen} runs), exit {ex:.0f} ns/run ({cex} runs): "
+              f"{en + ex:.0f} ns per syscall = 2 x empty + {en + ex - 2 * empty:.0f} ns; "
+              f"per program run empty + {en - empty:.0f} / + {ex - empty:.0f} ns")
+
+    # Captured socket events: each is one enter run and one exit run of an I/O program.
+    s_ns = sum(d_sock.get(n, (0, 0))[0] for n in io_names)
+    s_cnt = sum(d_sock.get(n, (0, 0))[1] for n in io_names)
+    other_runs = max(0, s_cnt - 2 * ev_sock)
+    captured_pair = (s_ns - filtered_avg * other_runs) / ev_sock if ev_sock else float("nan")
+    print(f"captured socket events (socket phase): {ev_sock} events, {s_cnt} runs of the I/O "
+          f"programs ({other_runs} of them not producing an event, charged at the filtered "
+          f"cost {filtered_avg:.0f} ns/run)")
+    for s in io:
+        en, ex = d_sock.get(f"handle_enter_{s}", (0, 0)), d_sock.get(f"handle_exit_{s}", (0, 0))
+        if en[1] > 1000:
+            print(f"  {s:<8}: enter {per_run(en):.0f} ns/run ({en[1]} runs), exit {per_run(ex):.0f} "
+                  f"ns/run ({ex[1]} runs)")
+    print(f"  captured event (enter+exit pair): {captured_pair:.0f} ns = empty + "
+          f"{captured_pair - empty:.0f} ns = 2 x empty + {captured_pair - 2 * empty:.0f} ns")
+    if drops_sock and any(drops_sock):
+        print("  drops during the socket phase: " + ", ".join(
+            f"{n} {v}" for n, v in zip(DROP_NAMES, drops_sock) if v))
+
+    cap_ok = captured_pair <= empty + 300
+    filt_ok = filtered_run <= empty + 50
+    print()
+    print(f"bpf_cost summary: empty {empty:.0f} ns/run; captured socket event {captured_pair:.0f} ns "
+          f"(empty + {captured_pair - empty:.0f}, target <= empty + 300: "
+          f"{'PASS' if cap_ok else 'FAIL'}); filtered-out syscall {filtered_run:.0f} ns per program "
+          f"run (empty + {filtered_run - empty:.0f}, target <= empty + 50: "
+          f"{'PASS' if filt_ok else 'FAIL'})")
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "snap":
+        snap(int(sys.argv[2]))
+    elif len(sys.argv) >= 8 and sys.argv[1] == "report":
+        report(sys.argv[2:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Overhead of the agent on nginx: `wrk -t1 -c10 -d5s` throughput against a private nginx
+# (own config in a temp dir, daemon off, 1 worker, access_log off, `return 200 "ok"`) on
+# 127.0.0.1, without and with `prescient-agent --print > /dev/null`, in interleaved rounds
+# (off, on, off, on, ...). Prints each round, the medians and the ratio with/without
+# (target >= 0.99), and the agent's summary (events, drops, requests) next to the requests
+# wrk completed: the ratio only counts if the agent captured every request.
+# Usage: bash tests/bench/overhead_nginx.sh [--rounds N] [--agent PATH] [--duration S]
+#        [--connections N]    (agent default: build/agent/prescient-agent, or $PSC_AGENT)
+# Runs as root, from any directory. Starts only its own nginx (stopped by its pid).
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+rounds=5 agent_arg="" duration=5 conns=10
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) rounds=$2; shift 2 ;;
+	--agent) agent_arg=$2; shift 2 ;;
+	--duration) duration=$2; shift 2 ;;
+	--connections) conns=$2; shift 2 ;;
+	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+	*) bench_die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx_bin" ] || bench_die "needs nginx (apt-get install nginx-light)"
+bench_need wrk python3 bpftool
+bench_init
+bench_agent_path "$agent_arg"
+agent=$AGENT
+
+port=$(bench_free_port)
+dir=$BENCH_TMP/nginx
+mkdir -p "$dir/tmp"
+cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		location / { return 200 "ok"; }
+	}
+}
+EOF
+"$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >/dev/null 2>&1 &
+NGINX_PID=$!
+BENCH_PIDS+=("$NGINX_PID")
+bench_wait_port "$port" 10 || { cat "$dir/error.log" >&2; bench_die "nginx did not listen on 127.0.0.1:$port"; }
+
+bench_env_line
+echo "agent: $agent"
+echo "$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //') master pid $NGINX_PID (1 worker) on 127.0.0.1:$port;" \
+	"load: wrk -t1 -c$conns -d${duration}s http://127.0.0.1:$port/"
+
+measure() { # off|on round
+	local out
+	out=$(wrk -t1 -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/" 2>&1)
+	MEASURE_RATE=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' <<<"$out")
+	MEASURE_COUNT=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' <<<"$out")
+	grep -q 'Non-2xx' <<<"$out" && bench_log "round $2 ($1): wrk saw non-2xx responses"
+}
+
+wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null 2>&1 # warm-up, not counted
+bench_ab "$agent" "$rounds" measure
+bench_ab_report overhead_nginx 0.99
