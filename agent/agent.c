@@ -29,7 +29,7 @@
 #include "window.h"
 
 _Static_assert(sizeof(struct psc_event_hdr) == 56, "events.h ABI changed: update both sides");
-_Static_assert(sizeof(struct psc_sock_info) == 16, "events.h ABI changed: update both sides");
+_Static_assert(sizeof(struct psc_sock_info) == 24, "events.h ABI changed: update both sides");
 
 /* How often the ring buffer is drained when no wakeup came (the kernel side only wakes
  * us past a fill level). */

@@ -51,18 +51,25 @@ enum io_buf_kind {
 	IO_BUF_MMSG = 3,  /* buf is a struct mmsghdr array: capture the first message */
 };
 
+/* The syscall in flight on a thread, from enter to exit: task-local storage, so the hot
+ * path does no hash update/delete (and no bucket lock shared between CPUs). */
 struct io_args {
 	__u64 buf;
+	__u64 cgroup_id;
+	__u64 open_ns;
 	__u32 fd;
+	__u16 local_port;
+	__u16 remote_port;
 	__u8 dir;
 	__u8 buf_kind;
-	__u8 pad[2];
+	__u8 role;
+	__u8 active;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid: one syscall in flight per thread */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct io_args);
 } inflight SEC(".maps");
 
@@ -87,11 +94,16 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+struct scratch {
+	struct psc_event e;
+	__u32 since_query; /* events since the ring buffer's fill level was last checked */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct psc_event);
+	__type(value, struct scratch);
 } scratch SEC(".maps");
 
 static __always_inline void count(void *map, __u32 idx)
@@ -160,6 +172,18 @@ static __always_inline __u64 wakeup_flag(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/* Checking the fill level costs as much as a hash lookup: do it every 16th event per CPU.
+ * At 16 events of at most 1 KiB between checks, the ring can never fill unnoticed. */
+#define QUERY_EVERY 16
+
+static __always_inline __u64 wakeup_flag_sampled(struct scratch *sc)
+{
+	if (++sc->since_query < QUERY_EVERY)
+		return BPF_RB_NO_WAKEUP;
+	sc->since_query = 0;
+	return wakeup_flag();
+}
+
 static __always_inline void fill_hdr(struct psc_event_hdr *h, __u64 pid_tgid, __u64 cgid,
 				     __u32 fd, const struct psc_sock_info *si)
 {
@@ -206,10 +230,11 @@ static __always_inline int on_accept_exit(long ret)
 		.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)),
 		.role = PSC_ROLE_SERVER,
 		.family = (__u8)family,
+		.cgroup_id = current_cgroup_id(),
 	};
 	track_socket(tgid, (__u32)fd, &info);
 
-	struct psc_cg_counters *c = cg_counters_get(current_cgroup_id());
+	struct psc_cg_counters *c = cg_counters_get(info.cgroup_id);
 	if (c)
 		c->accepts++;
 	return 0;
@@ -249,10 +274,11 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 		.remote_port = bpf_ntohs(sa.port),
 		.role = PSC_ROLE_CLIENT,
 		.family = (__u8)sa.family,
+		.cgroup_id = current_cgroup_id(),
 	};
 	track_socket(tgid, (__u32)ctx->args[0], &info);
 
-	struct psc_cg_counters *c = cg_counters_get(current_cgroup_id());
+	struct psc_cg_counters *c = cg_counters_get(info.cgroup_id);
 	if (c)
 		c->connects++;
 	return 0;
@@ -269,7 +295,7 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!si)
 		return 0;
 
-	__u64 cgid = current_cgroup_id();
+	__u64 cgid = si->cgroup_id ? si->cgroup_id : current_cgroup_id();
 	struct psc_event_hdr *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
 	if (h) {
 		fill_hdr(h, pid_tgid, cgid, fd, si);
@@ -334,47 +360,69 @@ static __always_inline int on_io_enter(__u32 fd, __u64 buf, __u8 dir, __u8 buf_k
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
+	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
 
-	if (!bpf_map_lookup_elem(&sockets, &key))
+	if (!si)
 		return 0;
+	/* Sockets found by the start-up scan learn their cgroup on first use. */
+	if (!si->cgroup_id)
+		si->cgroup_id = current_cgroup_id();
 
-	struct io_args args = { .buf = buf, .fd = fd, .dir = dir, .buf_kind = buf_kind };
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
+	struct io_args *a = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
 		count(&drops, PSC_DROP_IO_MAP);
+		return 0;
+	}
+	/* Everything exit needs, so that it does no second lookup in `sockets`. */
+	a->buf = buf;
+	a->cgroup_id = si->cgroup_id;
+	a->open_ns = si->open_ns;
+	a->fd = fd;
+	a->local_port = si->local_port;
+	a->remote_port = si->remote_port;
+	a->dir = dir;
+	a->buf_kind = buf_kind;
+	a->role = si->role;
+	a->active = 1;
 	return 0;
 }
 
 static __always_inline int on_io_exit(long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct io_args *args = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	struct io_args *a = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
-	if (!args)
+	if (!a || !a->active)
 		return 0;
-	struct io_args a = *args;
-	bpf_map_delete_elem(&inflight, &pid_tgid);
+	a->active = 0;
 	if (ret <= 0)
 		return 0;
 
-	__u64 key = (pid_tgid & 0xffffffff00000000ull) | a.fd;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
-	if (!si)
-		return 0;
-
-	__u64 cgid = current_cgroup_id();
-
 	__u32 zero = 0;
-	struct psc_event *e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
 		return 0;
-	fill_hdr(&e->hdr, pid_tgid, cgid, a.fd, si);
+	struct psc_event *e = &sc->e;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.cgroup_id = a->cgroup_id;
+	e->hdr.open_ns = a->open_ns;
+	e->hdr.tgid = pid_tgid >> 32;
+	e->hdr.pid = (__u32)pid_tgid;
+	e->hdr.fd = a->fd;
+	e->hdr.local_port = a->local_port;
+	e->hdr.remote_port = a->remote_port;
+	e->hdr.role = a->role;
+	e->hdr.pad = 0;
 	e->hdr.kind = PSC_EV_DATA;
-	e->hdr.dir = a.dir;
+	e->hdr.dir = a->dir;
 	e->hdr.size = ret;
 
-	__u64 src = a.buf;
+	__u64 src = a->buf;
 	__u64 avail = ret;
-	if (a.buf_kind == IO_BUF_MMSG) {
+	__u8 buf_kind = a->buf_kind;
+	if (buf_kind == IO_BUF_MMSG) {
 		/* ret counts messages, not bytes: the kernel wrote the first one's length. */
 		unsigned int first_len = 0;
 		struct mmsghdr *mm = (void *)src;
@@ -383,13 +431,13 @@ static __always_inline int on_io_exit(long ret)
 		avail = first_len;
 		e->hdr.size = first_len;
 	}
-	if (a.buf_kind == IO_BUF_MSG || a.buf_kind == IO_BUF_MMSG) {
+	if (buf_kind == IO_BUF_MSG || buf_kind == IO_BUF_MMSG) {
 		struct user_msghdr mh;
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)src))
 			goto no_data;
 		src = (__u64)mh.msg_iov;
 	}
-	if (a.buf_kind != IO_BUF_PLAIN) {
+	if (buf_kind != IO_BUF_PLAIN) {
 		struct iovec iv;
 		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)src))
 			goto no_data;
@@ -411,9 +459,9 @@ no_data:
 	e->hdr.cap_len = 0;
 	n = 0;
 submit:;
-	struct psc_cg_counters *c = cg_counters_get(cgid);
+	struct psc_cg_counters *c = cg_counters_get(e->hdr.cgroup_id);
 	if (c) {
-		if (a.dir == PSC_DIR_INGRESS) {
+		if (e->hdr.dir == PSC_DIR_INGRESS) {
 			c->rx_bytes += e->hdr.size;
 			c->rx_calls++;
 		} else {
@@ -421,7 +469,7 @@ submit:;
 			c->tx_calls++;
 		}
 	}
-	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + n, wakeup_flag()))
+	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + n, wakeup_flag_sampled(sc)))
 		count(&drops, PSC_DROP_RINGBUF);
 	else
 		count(&stats, PSC_STAT_EVENTS);

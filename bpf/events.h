@@ -30,6 +30,7 @@ enum psc_sock_role {
 /* Value of the `sockets` map, keyed by (tgid << 32 | fd). */
 struct psc_sock_info {
 	__u64 open_ns;
+	__u64 cgroup_id; /* cgroup of the process when first seen using it (0: not yet) */
 	__u16 local_port;
 	__u16 remote_port;
 	__u8 role;
