@@ -57,6 +57,7 @@ struct agent {
 	uint64_t windows;
 	uint64_t reports;
 	uint64_t unresolved; /* workloads whose cgroup id matched no cgroup directory */
+	uint64_t events;     /* ring-buffer records received */
 	double window_start;
 	struct psc_recorder *rec;	 /* --record */
 	/* cgroup id -> path (char *), learned when an id is first seen (a short-lived cgroup
@@ -99,6 +100,24 @@ static void learn_path(struct agent *a, uint64_t cgroup_id)
 		free(copy);
 }
 
+/* Socket bytes and calls per workload, from the delivered events (the kernel adds those of
+ * events it had to drop, see events.h). */
+static void count_socket_io(struct agent *a, const struct psc_event_hdr *h)
+{
+	struct psc_workload *wl = psc_window_workload(a->window, h->cgroup_id);
+
+	if (!wl || h->kind != PSC_EV_DATA)
+		return;
+	if (h->dir == PSC_DIR_INGRESS) {
+		wl->kernel.rx_bytes += h->size;
+		wl->kernel.rx_calls++;
+	} else {
+		wl->kernel.tx_bytes += h->size;
+		wl->kernel.tx_calls++;
+	}
+	wl->active = true;
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -110,6 +129,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		psc_recorder_event(a->rec, data, size);
 	if (!a->replay)
 		learn_path(a, e->hdr.cgroup_id);
+	a->events++;
+	count_socket_io(a, &e->hdr);
 	if (e->hdr.kind == PSC_EV_DATA)
 		psc_conn_on_data(a->conns, &e->hdr, e->data);
 	else if (e->hdr.kind == PSC_EV_CLOSE)
@@ -380,11 +401,9 @@ static void summary(struct agent *a)
 	const struct psc_conn_counters *cc = psc_conn_counters(a->conns);
 
 	memset(drops, 0, sizeof(drops));
-	events = cc->data_events + cc->close_events;
-	if (a->skel) {
+	events = a->events;
+	if (a->skel)
 		read_drops(a, drops);
-		read_array(a, bpf_map__fd(a->skel->maps.stats), PSC_STAT_EVENTS, &events);
-	}
 	for (int i = 0; i < _PSC_DROP_MAX; i++)
 		total_drops += drops[i];
 	fprintf(stderr,
@@ -491,18 +510,10 @@ static int replay_event(void *ctx, void *data, size_t size)
 		end_window(a, (double)(a->replay_boundary_ns + a->replay_offset_ns) / 1e9);
 		a->replay_boundary_ns += window_ns;
 	}
+	/* Closes are counted by the kernel in live mode; a recording has only the events. */
 	struct psc_workload *wl = psc_window_workload(a->window, h->cgroup_id);
-	if (wl && h->kind == PSC_EV_DATA) {
-		if (h->dir == PSC_DIR_INGRESS) {
-			wl->kernel.rx_bytes += h->size;
-			wl->kernel.rx_calls++;
-		} else {
-			wl->kernel.tx_bytes += h->size;
-			wl->kernel.tx_calls++;
-		}
-	} else if (wl && h->kind == PSC_EV_CLOSE) {
+	if (wl && h->kind == PSC_EV_CLOSE)
 		wl->kernel.closes++;
-	}
 	return handle_event(a, data, size);
 }
 

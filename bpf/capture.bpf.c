@@ -458,7 +458,15 @@ no_data:
 	count(&drops, PSC_DROP_READ);
 	e->hdr.cap_len = 0;
 	n = 0;
-submit:;
+submit:
+	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + n, wakeup_flag_sampled(sc)) == 0) {
+		count(&stats, PSC_STAT_EVENTS);
+		return 0;
+	}
+	/* Every delivered event carries its size and cgroup, so user space sums socket bytes
+	 * and calls from the events themselves; only what the ring buffer could not take is
+	 * summed here, keeping the per-cgroup totals exact without a hash update per event. */
+	count(&drops, PSC_DROP_RINGBUF);
 	struct psc_cg_counters *c = cg_counters_get(e->hdr.cgroup_id);
 	if (c) {
 		if (e->hdr.dir == PSC_DIR_INGRESS) {
@@ -469,10 +477,6 @@ submit:;
 			c->tx_calls++;
 		}
 	}
-	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + n, wakeup_flag_sampled(sc)))
-		count(&drops, PSC_DROP_RINGBUF);
-	else
-		count(&stats, PSC_STAT_EVENTS);
 	return 0;
 }
 

@@ -60,7 +60,9 @@ struct psc_event {
 	__u8 data[PSC_HEAD_MAX];
 };
 
-/* Per-cgroup counters, aggregated in the kernel (per-CPU hash keyed by cgroup id). */
+/* Per-cgroup counters, aggregated in the kernel (per-CPU hash keyed by cgroup id):
+ * connection events, and the bytes and calls of socket events the ring buffer could not
+ * take. Bytes and calls of delivered events are summed by user space from the events. */
 struct psc_cg_counters {
 	__u64 rx_bytes;
 	__u64 tx_bytes;
