@@ -11,7 +11,10 @@
 
 #include <cmocka.h>
 
+#include "conversation.h"
 #include "proto.h"
+
+#define DATA "dns" /* fixtures: $PSC_TEST_DATA/dns/ */
 
 static const struct psc_proto_ops *ops = &psc_proto_dns_ops;
 
@@ -22,27 +25,33 @@ struct blob {
 
 static void load(struct blob *b, const char *rel)
 {
-	const char *dir = getenv("PSC_TEST_DATA");
-	char path[1024];
-	FILE *f;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/dns/%s", dir, rel);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open fixture %s", path);
-	b->len = fread(b->data, 1, sizeof(b->data), f);
-	fclose(f);
+	b->len = psc_conv_read_file(DATA, rel, b->data, sizeof(b->data));
 	assert_true(b->len > 0);
 }
 
+/* Parses the @len-byte head of a @full_len-byte message with a fresh state. */
 static int parse(const uint8_t *buf, size_t len, size_t full_len, enum psc_flow flow,
 		 struct psc_msg *out, size_t max_out)
 {
 	struct psc_proto_state st;
 
+	assert_true(len <= full_len);
 	memset(&st, 0, sizeof(st));
-	return ops->parse(&st, flow, buf, len, full_len, out, max_out);
+	return psc_conv_parse_head(ops, &st, flow, buf, full_len, len, out, max_out);
+}
+
+/* Loads @rel into @b, checks that it is detected in @flow and not the other way, and that
+ * it parses as one message; returns that message. */
+static struct psc_msg parse_fixture(struct blob *b, const char *rel, enum psc_flow flow)
+{
+	enum psc_flow other = flow == PSC_FLOW_TO_SERVER ? PSC_FLOW_TO_CLIENT : PSC_FLOW_TO_SERVER;
+	struct psc_msg m[4];
+
+	load(b, rel);
+	assert_true(ops->detect(b->data, b->len, flow));
+	assert_false(ops->detect(b->data, b->len, other));
+	assert_int_equal(parse(b->data, b->len, b->len, flow, m, 4), 1);
+	return m[0];
 }
 
 /* Parses a query fixture and checks its one request. */
@@ -50,42 +59,31 @@ static void check_query(const char *rel, const char *endpoint, bool tcp)
 {
 	struct psc_msg m[4];
 	struct blob b;
-	int n;
+	struct psc_msg q = parse_fixture(&b, rel, PSC_FLOW_TO_SERVER);
 
-	load(&b, rel);
-	assert_true(ops->detect(b.data, b.len, PSC_FLOW_TO_SERVER));
-	assert_false(ops->detect(b.data, b.len, PSC_FLOW_TO_CLIENT));
-	n = parse(b.data, b.len, b.len, PSC_FLOW_TO_SERVER, m, 4);
-	assert_int_equal(n, 1);
-	assert_int_equal(m[0].type, PSC_MSG_REQUEST);
-	assert_string_equal(m[0].endpoint, endpoint);
-	assert_false(m[0].truncated);
+	assert_int_equal(q.type, PSC_MSG_REQUEST);
+	assert_string_equal(q.endpoint, endpoint);
+	assert_false(q.truncated);
 	if (tcp) {
 		/* The same message written without its prefix (prefix in a separate write). */
 		assert_int_equal(parse(b.data, 2, 2, PSC_FLOW_TO_SERVER, m, 4), 0);
-		n = parse(b.data + 2, b.len - 2, b.len - 2, PSC_FLOW_TO_SERVER, m, 4);
-		assert_int_equal(n, 1);
+		assert_int_equal(parse(b.data + 2, b.len - 2, b.len - 2, PSC_FLOW_TO_SERVER, m, 4),
+				 1);
 		assert_string_equal(m[0].endpoint, endpoint);
 	}
 }
 
 static void check_response(const char *rel, int rcode, int answers)
 {
-	struct psc_msg m[4];
 	struct blob b;
-	int n;
+	struct psc_msg r = parse_fixture(&b, rel, PSC_FLOW_TO_CLIENT);
 
-	load(&b, rel);
-	assert_true(ops->detect(b.data, b.len, PSC_FLOW_TO_CLIENT));
-	assert_false(ops->detect(b.data, b.len, PSC_FLOW_TO_SERVER));
-	n = parse(b.data, b.len, b.len, PSC_FLOW_TO_CLIENT, m, 4);
-	assert_int_equal(n, 1);
-	assert_int_equal(m[0].type, PSC_MSG_RESPONSE);
-	assert_int_equal(m[0].status, rcode);
-	assert_int_equal(m[0].error, rcode != 0);
-	assert_string_equal(m[0].endpoint, "");
+	assert_int_equal(r.type, PSC_MSG_RESPONSE);
+	assert_int_equal(r.status, rcode);
+	assert_int_equal(r.error, rcode != 0);
+	assert_string_equal(r.endpoint, "");
 	if (answers >= 0)
-		assert_int_equal(m[0].rows, answers);
+		assert_int_equal(r.rows, answers);
 }
 
 static void test_udp_fixtures(void **unused)

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* HTTP/1.x parser: recorded curl/wrk/nginx traffic (tests/data/http) and hostile input. */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,45 +11,24 @@
 
 #include <cmocka.h>
 
+#include "conversation.h"
 #include "proto.h"
 #include "proto_http.h"
 
 #define HEAD_LEN 256
-#define FIXTURE_MAX 65536
 
 static const struct psc_proto_ops *ops = &psc_proto_http_ops;
 
 static size_t load(const char *rel, uint8_t *buf)
 {
-	const char *root = getenv("PSC_TEST_DATA");
-	char path[4096];
-	FILE *f;
-	size_t n;
-
-	assert_non_null(root);
-	snprintf(path, sizeof(path), "%s/http/%s", root, rel);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open fixture %s", path);
-	n = fread(buf, 1, FIXTURE_MAX, f);
-	fclose(f);
-	return n;
+	return psc_conv_read_file("http", rel, buf, PSC_CONV_FILE_MAX);
 }
 
 /* Parses what an agent would capture of a syscall that moved @full bytes. */
 static int parse_head(struct psc_proto_state *st, enum psc_flow flow, const uint8_t *buf,
 		      size_t full, size_t head, struct psc_msg *out)
 {
-	size_t len = full < head ? full : head;
-	/* exact-size copy so that ASan sees any read past len */
-	uint8_t *copy = malloc(len ? len : 1);
-	int r;
-
-	assert_non_null(copy);
-	memcpy(copy, buf, len);
-	r = ops->parse(st, flow, copy, len, full, out, PSC_MSGS_PER_HEAD);
-	free(copy);
-	return r;
+	return psc_conv_parse_head(ops, st, flow, buf, full, head, out, PSC_MSGS_PER_HEAD);
 }
 
 static int parse_str(struct psc_proto_state *st, enum psc_flow flow, const char *s,
@@ -61,7 +39,7 @@ static int parse_str(struct psc_proto_state *st, enum psc_flow flow, const char 
 
 static void expect_request(struct psc_proto_state *st, const char *file, const char *endpoint)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n = load(file, buf);
 
@@ -74,7 +52,7 @@ static void expect_request(struct psc_proto_state *st, const char *file, const c
 static void expect_response(struct psc_proto_state *st, const char *file, int status,
 			    bool truncated)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n = load(file, buf);
 
@@ -214,7 +192,7 @@ static void test_curl_single(void **unused)
 
 static void test_chunked(void **unused)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_proto_state st = { 0 };
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n;
@@ -237,7 +215,7 @@ static void test_chunked(void **unused)
 
 static void test_head_method(void **unused)
 {
-	static uint8_t req[FIXTURE_MAX], rsp[2 * FIXTURE_MAX];
+	static uint8_t req[PSC_CONV_FILE_MAX], rsp[2 * PSC_CONV_FILE_MAX];
 	struct psc_proto_state st = { 0 };
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t nq, ns;
@@ -259,7 +237,7 @@ static void test_head_method(void **unused)
 
 static void test_pipeline(void **unused)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_proto_state st = { 0 };
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n = load("pipeline/02-0001-c2s.bin", buf);
@@ -313,7 +291,7 @@ static void test_body_continuation(void **unused)
 	};
 	static const int with_head[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const int with_all[] = { 1, 0, 0, 0, 1, 0, 0, 0, 0 };
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	char rel[64];
 
@@ -338,50 +316,6 @@ static void test_body_continuation(void **unused)
 
 /* Every prefix of every fixture, as a syscall of that size and as the head of the whole
  * file: no crash, never more messages than the whole file gives. */
-static void prefixes_of(const char *dir)
-{
-	static uint8_t buf[FIXTURE_MAX];
-	struct psc_msg out[PSC_MSGS_PER_HEAD];
-	char rel[512];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(rel, sizeof(rel), "%s/http/%s", getenv("PSC_TEST_DATA"), dir);
-	d = opendir(rel);
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !strstr(de->d_name, ".bin"))
-			continue;
-		snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name);
-		size_t n = load(rel, buf);
-		enum psc_flow flow =
-			strstr(de->d_name, "c2s") ? PSC_FLOW_TO_SERVER : PSC_FLOW_TO_CLIENT;
-		struct psc_proto_state st = { 0 };
-		int full = parse_head(&st, flow, buf, n, n, out);
-
-		/* a body continuation alone is not HTTP */
-		if (full < 0)
-			full = 0;
-		if (n > 1024)
-			n = 1024;
-		for (size_t l = 0; l <= n; l++) {
-			for (int as_head = 0; as_head < 2; as_head++) {
-				struct psc_proto_state fresh = { 0 };
-				int r = ops->parse(&fresh, flow, buf, l, as_head ? n : l, out,
-						   PSC_MSGS_PER_HEAD);
-				assert_true(r == -EBADMSG || (r >= 0 && r <= full));
-				for (int k = 0; k < r; k++)
-					assert_true(strlen(out[k].endpoint) < PSC_ENDPOINT_MAX);
-				/* reused state: whatever it remembered must not break it */
-				r = ops->parse(&st, flow, buf, l, as_head ? n : l, out,
-					       PSC_MSGS_PER_HEAD);
-				assert_true(r == -EBADMSG || (r >= 0 && r <= full));
-			}
-		}
-	}
-	closedir(d);
-}
-
 static void test_prefixes(void **unused)
 {
 	static const char *dirs[] = {
@@ -390,7 +324,7 @@ static void test_prefixes(void **unused)
 	};
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		prefixes_of(dirs[i]);
+		psc_conv_check_chunk_prefixes(ops, "http", dirs[i], 0, true);
 }
 
 static void test_hostile(void **unused)
@@ -403,12 +337,10 @@ static void test_hostile(void **unused)
 	int r;
 
 	/* not HTTP on a fresh connection */
-	assert_int_equal(ops->parse(&st, PSC_FLOW_TO_SERVER, garbage, sizeof(garbage),
-				    sizeof(garbage), out, PSC_MSGS_PER_HEAD),
-			 -EBADMSG);
-	assert_int_equal(ops->parse(&st, PSC_FLOW_TO_CLIENT, garbage, sizeof(garbage),
-				    sizeof(garbage), out, PSC_MSGS_PER_HEAD),
-			 -EBADMSG);
+	for (enum psc_flow flow = PSC_FLOW_TO_SERVER; flow <= PSC_FLOW_TO_CLIENT; flow++)
+		assert_int_equal(
+			parse_head(&st, flow, garbage, sizeof(garbage), sizeof(garbage), out),
+			-EBADMSG);
 	assert_int_equal(
 		parse_str(&st, PSC_FLOW_TO_SERVER, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", out),
 		-EBADMSG);

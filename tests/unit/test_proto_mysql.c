@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* MySQL parser: recorded MariaDB conversations (tests/data/mysql) replayed chunk by chunk
  * with several head sizes, plus hand-built hostile inputs. */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,219 +12,11 @@
 
 #include <cmocka.h>
 
+#include "conversation.h"
 #include "proto.h"
 
 #define OPS (&psc_proto_mysql_ops)
-#define MAX_CHUNKS 256
-#define MAX_CONNS 8
-#define MAX_LOG 256
-#define FULL_HEAD ((size_t)1 << 30)
-
-struct chunk {
-	int conn;
-	enum psc_flow flow;
-	size_t len;
-	uint8_t *data;
-};
-
-struct fixture {
-	size_t n;
-	struct chunk c[MAX_CHUNKS];
-};
-
-struct run {
-	int requests, responses, others, errors, truncated;
-	int nlog;
-	struct psc_msg log[MAX_LOG]; /* requests and responses, in order */
-};
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void fixture_load(struct fixture *fx, const char *scenario)
-{
-	const char *root = getenv("PSC_TEST_DATA");
-	char dir[1024], path[1200];
-	char *names[MAX_CHUNKS];
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
-
-	assert_non_null(root);
-	snprintf(dir, sizeof(dir), "%s/mysql/%s", root, scenario);
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strstr(de->d_name, ".bin") && n < MAX_CHUNKS)
-			names[n++] = strdup(de->d_name);
-	closedir(d);
-	assert_true(n > 0);
-	qsort(names, n, sizeof(names[0]), name_cmp);
-	memset(fx, 0, sizeof(*fx));
-	for (size_t i = 0; i < n; i++) {
-		struct chunk *c = &fx->c[i];
-		FILE *f;
-		long sz;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		f = fopen(path, "rb");
-		assert_non_null(f);
-		fseek(f, 0, SEEK_END);
-		sz = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		c->len = (size_t)sz;
-		c->data = malloc(c->len ? c->len : 1);
-		assert_int_equal(fread(c->data, 1, c->len, f), c->len);
-		fclose(f);
-		c->conn = atoi(names[i]) % MAX_CONNS;
-		c->flow = strstr(names[i], "c2s") ? PSC_FLOW_TO_SERVER : PSC_FLOW_TO_CLIENT;
-		free(names[i]);
-	}
-	fx->n = n;
-}
-
-static void fixture_free(struct fixture *fx)
-{
-	for (size_t i = 0; i < fx->n; i++)
-		free(fx->c[i].data);
-}
-
-/* Parses one head of @c into @run; returns the parser's result. The head is copied into an
- * exact-size buffer so that sanitizers catch any read past @len. */
-static int feed(struct psc_proto_state *st, const struct chunk *c, size_t len, size_t full_len,
-		struct run *run)
-{
-	struct psc_msg out[PSC_MSGS_PER_HEAD];
-	uint8_t *head = malloc(len ? len : 1);
-	int r;
-
-	memcpy(head, c->data, len);
-	r = OPS->parse(st, c->flow, head, len, full_len, out, PSC_MSGS_PER_HEAD);
-	free(head);
-	if (r < 0 || !run)
-		return r;
-	assert_true(r <= PSC_MSGS_PER_HEAD);
-	for (int k = 0; k < r; k++) {
-		const struct psc_msg *m = &out[k];
-		assert_true(strlen(m->endpoint) < PSC_ENDPOINT_MAX);
-		switch (m->type) {
-		case PSC_MSG_REQUEST:
-			run->requests++;
-			assert_int_equal(c->flow, PSC_FLOW_TO_SERVER);
-			assert_true(m->endpoint[0] != '\0');
-			break;
-		case PSC_MSG_RESPONSE:
-			run->responses++;
-			run->errors += m->error;
-			assert_int_equal(c->flow, PSC_FLOW_TO_CLIENT);
-			assert_string_equal(m->endpoint, "");
-			break;
-		default:
-			run->others++;
-			continue;
-		}
-		run->truncated += m->truncated;
-		if (run->nlog < MAX_LOG)
-			run->log[run->nlog++] = *m;
-	}
-	return r;
-}
-
-static void replay(const struct fixture *fx, size_t head, struct run *run)
-{
-	static struct psc_proto_state st[MAX_CONNS];
-
-	memset(st, 0, sizeof(st));
-	memset(run, 0, sizeof(*run));
-	for (size_t i = 0; i < fx->n; i++) {
-		const struct chunk *c = &fx->c[i];
-		int r = feed(&st[c->conn], c, c->len < head ? c->len : head, c->len, run);
-		assert_true(r >= 0);
-	}
-}
-
-/* The i-th request/response in the log. */
-static const struct psc_msg *nth(const struct run *run, enum psc_msg_type type, int i)
-{
-	for (int k = 0; k < run->nlog; k++)
-		if (run->log[k].type == type && i-- == 0)
-			return &run->log[k];
-	fail_msg("no message #%d of type %d", i, type);
-	return NULL;
-}
-
-static int count_endpoint(const struct run *run, const char *ep)
-{
-	int n = 0;
-
-	for (int k = 0; k < run->nlog; k++)
-		n += run->log[k].type == PSC_MSG_REQUEST && !strcmp(run->log[k].endpoint, ep);
-	return n;
-}
-
-/* Every scenario stays balanced whatever the head size, and never yields more requests
- * than the full parse. */
-static void check_heads(const struct fixture *fx, int full_requests)
-{
-	static const size_t heads[] = {1, 2, 4, 5, 6, 8, 13, 16, 32, 64, 100, 128, 256, 512, 4096};
-	struct run *run = malloc(sizeof(*run));
-
-	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
-		replay(fx, heads[h], run);
-		assert_true(run->requests <= full_requests);
-		assert_int_equal(run->requests, run->responses);
-	}
-	free(run);
-}
-
-/* Every prefix of every chunk, in its place in the conversation, followed by the rest of
- * the conversation: no crash, still balanced (for a cut head), and never more requests or responses
- * than the full replay. Both "head of a longer syscall" and "short syscall" are tried. (A single
- * cut head may answer outstanding requests early, so the bound holds per conversation,
- * not per chunk.) */
-static void check_prefixes(const struct fixture *fx)
-{
-	static struct psc_proto_state st[MAX_CONNS], tmp[MAX_CONNS];
-	struct run *before = calloc(1, sizeof(*before)), *run = malloc(sizeof(*run));
-	struct run *full = malloc(sizeof(*full));
-
-	replay(fx, FULL_HEAD, full);
-	memset(st, 0, sizeof(st));
-	for (size_t i = 0; i < fx->n; i++) {
-		const struct chunk *c = &fx->c[i];
-		size_t step = c->len > 1024 ? 13 : 1;
-
-		for (size_t k = 0; k < c->len; k += step) {
-			for (int mode = 0; mode < 2; mode++) {
-				memcpy(tmp, st, sizeof(st));
-				*run = *before;
-				int r = feed(&tmp[c->conn], c, k, mode ? k : c->len, run);
-				assert_true(r >= 0 || r == -EBADMSG);
-				for (size_t j = i + 1; j < fx->n; j++)
-					feed(&tmp[fx->c[j].conn], &fx->c[j], fx->c[j].len,
-					     fx->c[j].len, run);
-				if (run->requests > full->requests ||
-				    run->responses > full->responses ||
-				    (mode == 0 && run->requests != run->responses))
-					print_message("chunk %zu k %zu mode %d: %d/%d vs %d\n", i,
-						      k, mode, run->requests, run->responses,
-						      full->requests);
-				assert_true(run->requests <= full->requests);
-				assert_true(run->responses <= full->responses);
-				/* A short syscall followed by chunks that start afresh is not a
-				 * possible stream: only the bounds hold for it. */
-				if (mode == 0)
-					assert_int_equal(run->requests, run->responses);
-			}
-		}
-		feed(&st[c->conn], c, c->len, c->len, before);
-	}
-	free(before);
-	free(run);
-	free(full);
-}
+#define DATA "mysql" /* conversations: $PSC_TEST_DATA/mysql/<scenario>/ */
 
 /* ---- recorded conversations ---- */
 
@@ -254,39 +45,28 @@ static void test_client_session(void **unused)
 		PSC_SQL_DDL,	PSC_SQL_SELECT, PSC_SQL_OTHER,	PSC_SQL_DDL,	PSC_SQL_INSERT,
 		PSC_SQL_SELECT, PSC_SQL_UPDATE, PSC_SQL_SELECT, PSC_SQL_SELECT, PSC_SQL_OTHER,
 		PSC_SQL_OTHER,	PSC_SQL_OTHER,	PSC_SQL_OTHER,	PSC_SQL_DELETE, PSC_SQL_SELECT};
-	struct fixture *fx = malloc(sizeof(*fx));
-	struct run *run = malloc(sizeof(*run));
+	static const struct psc_conv_expect expect = {
+		.requests = 15, .endpoints = endpoints, .stmts = stmts, .rows = rows,
+		.failed = errors,
+	};
+	struct psc_conv *fx = psc_conv_load(DATA, "client_session");
+	struct psc_conv_run *run = malloc(sizeof(*run));
 
-	fixture_load(fx, "client_session");
-	replay(fx, FULL_HEAD, run);
-	assert_int_equal(run->requests, 15);
-	assert_int_equal(run->responses, 15);
+	psc_conv_check(OPS, fx, &expect, run);
 	assert_int_equal(run->errors, 2);
 	assert_int_equal(run->truncated, 0);
-	for (int i = 0; i < 15; i++) {
-		const struct psc_msg *req = nth(run, PSC_MSG_REQUEST, i);
-		const struct psc_msg *resp = nth(run, PSC_MSG_RESPONSE, i);
-		assert_string_equal(req->endpoint, endpoints[i]);
-		assert_int_equal(req->sql_stmt, stmts[i]);
-		assert_int_equal(resp->rows, rows[i]);
-		assert_int_equal(resp->error, errors[i]);
-	}
-	assert_int_equal(nth(run, PSC_MSG_REQUEST, 14)->sql_complexity, 3);
+	assert_int_equal(psc_conv_nth(run, PSC_MSG_REQUEST, 14)->sql_complexity, 3);
 
 	/* 256-byte heads: the 300-row result (12 KiB in one write) is answered at once,
 	 * truncated, and everything after still pairs. */
-	replay(fx, 256, run);
+	psc_conv_replay(OPS, fx, 256, run);
 	assert_int_equal(run->requests, 15);
 	assert_int_equal(run->responses, 15);
 	assert_int_equal(run->truncated, 1);
-	assert_true(nth(run, PSC_MSG_RESPONSE, 8)->truncated);
-	assert_int_equal(nth(run, PSC_MSG_RESPONSE, 9)->rows, 0);
-	assert_int_equal(nth(run, PSC_MSG_RESPONSE, 11)->rows, 1);
-
-	check_heads(fx, 15);
-	check_prefixes(fx);
-	fixture_free(fx);
-	free(fx);
+	assert_true(psc_conv_nth(run, PSC_MSG_RESPONSE, 8)->truncated);
+	assert_int_equal(psc_conv_nth(run, PSC_MSG_RESPONSE, 9)->rows, 0);
+	assert_int_equal(psc_conv_nth(run, PSC_MSG_RESPONSE, 11)->rows, 1);
+	psc_conv_free(&fx);
 	free(run);
 }
 
@@ -308,64 +88,49 @@ static void test_ps_protocol(void **unused)
 		"DROP TABLE fx_orders",
 	};
 	static const int64_t rows[] = {0, 0, 0, 3, 2, 2, 2, 3, 3, 1, 0};
-	struct fixture *fx = malloc(sizeof(*fx));
-	struct run *run = malloc(sizeof(*run));
+	static const struct psc_conv_expect expect = {
+		.requests = 11, .endpoints = endpoints, .rows = rows,
+	};
+	struct psc_conv *fx = psc_conv_load(DATA, "ps_protocol");
+	struct psc_conv_run *run = malloc(sizeof(*run));
 
-	fixture_load(fx, "ps_protocol");
-	replay(fx, FULL_HEAD, run);
-	assert_int_equal(run->requests, 11);
-	assert_int_equal(run->responses, 11);
+	psc_conv_check(OPS, fx, &expect, run);
 	assert_int_equal(run->errors, 0);
-	assert_int_equal(count_endpoint(run, "EXECUTE ?"), 0);
-	for (int i = 0; i < 11; i++) {
-		assert_string_equal(nth(run, PSC_MSG_REQUEST, i)->endpoint, endpoints[i]);
-		assert_int_equal(nth(run, PSC_MSG_RESPONSE, i)->rows, rows[i]);
-	}
-	assert_int_equal(nth(run, PSC_MSG_REQUEST, 7)->sql_complexity, 2);
-	check_heads(fx, 11);
-	check_prefixes(fx);
-	fixture_free(fx);
-	free(fx);
+	assert_int_equal(psc_conv_count_endpoint(run, "EXECUTE ?"), 0);
+	assert_int_equal(psc_conv_nth(run, PSC_MSG_REQUEST, 7)->sql_complexity, 2);
+	psc_conv_free(&fx);
 	free(run);
 }
 
 static void test_admin(void **unused)
 {
-	struct fixture *fx = malloc(sizeof(*fx));
-	struct run *run = malloc(sizeof(*run));
+	static const char *const endpoints[] = {"PING", "STATISTICS"};
+	static const struct psc_conv_expect expect = {.requests = 2, .endpoints = endpoints};
+	struct psc_conv *fx = psc_conv_load(DATA, "admin");
+	struct psc_conv_run *run = malloc(sizeof(*run));
 
-	fixture_load(fx, "admin");
-	replay(fx, FULL_HEAD, run);
-	assert_int_equal(run->requests, 2);
-	assert_int_equal(run->responses, 2);
-	assert_string_equal(nth(run, PSC_MSG_REQUEST, 0)->endpoint, "PING");
-	assert_string_equal(nth(run, PSC_MSG_REQUEST, 1)->endpoint, "STATISTICS");
+	psc_conv_check(OPS, fx, &expect, run);
 	assert_int_equal(run->errors, 0);
-	check_heads(fx, 2);
-	check_prefixes(fx);
-	fixture_free(fx);
-	free(fx);
+	psc_conv_free(&fx);
 	free(run);
 }
 
 static void test_detect(void **unused)
 {
-	struct fixture *fx = malloc(sizeof(*fx));
+	struct psc_conv *fx = psc_conv_load(DATA, "client_session");
 	static const uint8_t http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	static const uint8_t q_ok[] = "\x09\0\0\0\x03SELECT 1";
 	static const uint8_t q_seq[] = "\x09\0\0\x01\x03SELECT 1";
 	static const uint8_t q_text[] = "\x09\0\0\0\x03HELLO 12";
 	static const uint8_t pg_q[] = "Q\0\0\0\x0dselect 1";
 
-	fixture_load(fx, "client_session");
 	assert_true(OPS->detect(fx->c[0].data, fx->c[0].len, PSC_FLOW_TO_CLIENT));  /* greeting */
 	assert_true(OPS->detect(fx->c[0].data, 12, PSC_FLOW_TO_CLIENT));	    /* cut */
 	assert_false(OPS->detect(fx->c[1].data, fx->c[1].len, PSC_FLOW_TO_SERVER)); /* login */
 	assert_true(OPS->detect(fx->c[3].data, fx->c[3].len, PSC_FLOW_TO_SERVER));  /* query */
 	assert_false(OPS->detect(fx->c[3].data, fx->c[3].len, PSC_FLOW_TO_CLIENT));
 	assert_false(OPS->detect(fx->c[4].data, fx->c[4].len, PSC_FLOW_TO_CLIENT)); /* OK */
-	fixture_free(fx);
-	free(fx);
+	psc_conv_free(&fx);
 	assert_true(OPS->detect(q_ok, sizeof(q_ok) - 1, PSC_FLOW_TO_SERVER));
 	assert_false(OPS->detect(q_seq, sizeof(q_seq) - 1, PSC_FLOW_TO_SERVER));
 	assert_false(OPS->detect(q_text, sizeof(q_text) - 1, PSC_FLOW_TO_SERVER));
@@ -400,7 +165,6 @@ static void test_hostile(void **unused)
 	struct psc_proto_state st;
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	uint8_t b[512];
-	uint64_t x = 0x9e3779b97f4a7c15ull;
 	size_t n;
 
 	/* Unknown command byte, empty command packet. */
@@ -428,26 +192,7 @@ static void test_hostile(void **unused)
 	assert_string_equal(out[0].endpoint, "PING");
 
 	/* Random bytes: never a crash, never out of bounds. */
-	for (int round = 0; round < 2000; round++) {
-		size_t len = (size_t)(round % 300) + 1;
-		for (size_t i = 0; i < len; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (uint8_t)x;
-		}
-		uint8_t *exact = malloc(len);
-		memcpy(exact, b, len);
-		memset(&st, 0, sizeof(st));
-		for (int k = 0; k < 4; k++) {
-			int r = parse(&st, (enum psc_flow)(k & 1), exact, len, len + (size_t)k * 50,
-				      out);
-			assert_true(r == -EBADMSG || (r >= 0 && r <= PSC_MSGS_PER_HEAD));
-		}
-		OPS->detect(exact, len, PSC_FLOW_TO_SERVER);
-		OPS->detect(exact, len, PSC_FLOW_TO_CLIENT);
-		free(exact);
-	}
+	psc_conv_check_random(OPS, 0x9e3779b97f4a7c15ull, 4, 50);
 
 	/* Control bytes never reach an endpoint; an unterminated string still fingerprints. */
 	memset(&st, 0, sizeof(st));

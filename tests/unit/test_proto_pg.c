@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* PostgreSQL parser: recorded conversations (tests/data/postgres) replayed chunk by chunk
  * with several head sizes, plus hand-built hostile inputs. */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,219 +12,11 @@
 
 #include <cmocka.h>
 
+#include "conversation.h"
 #include "proto.h"
 
 #define OPS (&psc_proto_pg_ops)
-#define MAX_CHUNKS 256
-#define MAX_CONNS 8
-#define MAX_LOG 256
-#define FULL_HEAD ((size_t)1 << 30)
-
-struct chunk {
-	int conn;
-	enum psc_flow flow;
-	size_t len;
-	uint8_t *data;
-};
-
-struct fixture {
-	size_t n;
-	struct chunk c[MAX_CHUNKS];
-};
-
-struct run {
-	int requests, responses, others, errors, truncated;
-	int nlog;
-	struct psc_msg log[MAX_LOG]; /* requests and responses, in order */
-};
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void fixture_load(struct fixture *fx, const char *scenario)
-{
-	const char *root = getenv("PSC_TEST_DATA");
-	char dir[1024], path[1200];
-	char *names[MAX_CHUNKS];
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
-
-	assert_non_null(root);
-	snprintf(dir, sizeof(dir), "%s/postgres/%s", root, scenario);
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strstr(de->d_name, ".bin") && n < MAX_CHUNKS)
-			names[n++] = strdup(de->d_name);
-	closedir(d);
-	assert_true(n > 0);
-	qsort(names, n, sizeof(names[0]), name_cmp);
-	memset(fx, 0, sizeof(*fx));
-	for (size_t i = 0; i < n; i++) {
-		struct chunk *c = &fx->c[i];
-		FILE *f;
-		long sz;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		f = fopen(path, "rb");
-		assert_non_null(f);
-		fseek(f, 0, SEEK_END);
-		sz = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		c->len = (size_t)sz;
-		c->data = malloc(c->len ? c->len : 1);
-		assert_int_equal(fread(c->data, 1, c->len, f), c->len);
-		fclose(f);
-		c->conn = atoi(names[i]) % MAX_CONNS;
-		c->flow = strstr(names[i], "c2s") ? PSC_FLOW_TO_SERVER : PSC_FLOW_TO_CLIENT;
-		free(names[i]);
-	}
-	fx->n = n;
-}
-
-static void fixture_free(struct fixture *fx)
-{
-	for (size_t i = 0; i < fx->n; i++)
-		free(fx->c[i].data);
-}
-
-/* Parses one head of @c into @run; returns the parser's result. The head is copied into an
- * exact-size buffer so that sanitizers catch any read past @len. */
-static int feed(struct psc_proto_state *st, const struct chunk *c, size_t len, size_t full_len,
-		struct run *run)
-{
-	struct psc_msg out[PSC_MSGS_PER_HEAD];
-	uint8_t *head = malloc(len ? len : 1);
-	int r;
-
-	memcpy(head, c->data, len);
-	r = OPS->parse(st, c->flow, head, len, full_len, out, PSC_MSGS_PER_HEAD);
-	free(head);
-	if (r < 0 || !run)
-		return r;
-	assert_true(r <= PSC_MSGS_PER_HEAD);
-	for (int k = 0; k < r; k++) {
-		const struct psc_msg *m = &out[k];
-		assert_true(strlen(m->endpoint) < PSC_ENDPOINT_MAX);
-		switch (m->type) {
-		case PSC_MSG_REQUEST:
-			run->requests++;
-			assert_int_equal(c->flow, PSC_FLOW_TO_SERVER);
-			assert_true(m->endpoint[0] != '\0');
-			break;
-		case PSC_MSG_RESPONSE:
-			run->responses++;
-			run->errors += m->error;
-			assert_int_equal(c->flow, PSC_FLOW_TO_CLIENT);
-			assert_string_equal(m->endpoint, "");
-			break;
-		default:
-			run->others++;
-			continue;
-		}
-		run->truncated += m->truncated;
-		if (run->nlog < MAX_LOG)
-			run->log[run->nlog++] = *m;
-	}
-	return r;
-}
-
-static void replay(const struct fixture *fx, size_t head, struct run *run)
-{
-	static struct psc_proto_state st[MAX_CONNS];
-
-	memset(st, 0, sizeof(st));
-	memset(run, 0, sizeof(*run));
-	for (size_t i = 0; i < fx->n; i++) {
-		const struct chunk *c = &fx->c[i];
-		int r = feed(&st[c->conn], c, c->len < head ? c->len : head, c->len, run);
-		assert_true(r >= 0);
-	}
-}
-
-/* The i-th request/response in the log. */
-static const struct psc_msg *nth(const struct run *run, enum psc_msg_type type, int i)
-{
-	for (int k = 0; k < run->nlog; k++)
-		if (run->log[k].type == type && i-- == 0)
-			return &run->log[k];
-	fail_msg("no message #%d of type %d", i, type);
-	return NULL;
-}
-
-static int count_endpoint(const struct run *run, const char *ep)
-{
-	int n = 0;
-
-	for (int k = 0; k < run->nlog; k++)
-		n += run->log[k].type == PSC_MSG_REQUEST && !strcmp(run->log[k].endpoint, ep);
-	return n;
-}
-
-/* Every scenario stays balanced whatever the head size, and never yields more requests
- * than the full parse. */
-static void check_heads(const struct fixture *fx, int full_requests)
-{
-	static const size_t heads[] = {1, 2, 4, 5, 6, 8, 13, 16, 32, 64, 100, 128, 256, 512, 4096};
-	struct run *run = malloc(sizeof(*run));
-
-	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
-		replay(fx, heads[h], run);
-		assert_true(run->requests <= full_requests);
-		assert_int_equal(run->requests, run->responses);
-	}
-	free(run);
-}
-
-/* Every prefix of every chunk, in its place in the conversation, followed by the rest of
- * the conversation: no crash, still balanced (for a cut head), and never more requests or responses
- * than the full replay. Both "head of a longer syscall" and "short syscall" are tried. (A single
- * cut head may answer outstanding requests early, so the bound holds per conversation,
- * not per chunk.) */
-static void check_prefixes(const struct fixture *fx)
-{
-	static struct psc_proto_state st[MAX_CONNS], tmp[MAX_CONNS];
-	struct run *before = calloc(1, sizeof(*before)), *run = malloc(sizeof(*run));
-	struct run *full = malloc(sizeof(*full));
-
-	replay(fx, FULL_HEAD, full);
-	memset(st, 0, sizeof(st));
-	for (size_t i = 0; i < fx->n; i++) {
-		const struct chunk *c = &fx->c[i];
-		size_t step = c->len > 1024 ? 13 : 1;
-
-		for (size_t k = 0; k < c->len; k += step) {
-			for (int mode = 0; mode < 2; mode++) {
-				memcpy(tmp, st, sizeof(st));
-				*run = *before;
-				int r = feed(&tmp[c->conn], c, k, mode ? k : c->len, run);
-				assert_true(r >= 0 || r == -EBADMSG);
-				for (size_t j = i + 1; j < fx->n; j++)
-					feed(&tmp[fx->c[j].conn], &fx->c[j], fx->c[j].len,
-					     fx->c[j].len, run);
-				if (run->requests > full->requests ||
-				    run->responses > full->responses ||
-				    (mode == 0 && run->requests != run->responses))
-					print_message("chunk %zu k %zu mode %d: %d/%d vs %d\n", i,
-						      k, mode, run->requests, run->responses,
-						      full->requests);
-				assert_true(run->requests <= full->requests);
-				assert_true(run->responses <= full->responses);
-				/* A short syscall followed by chunks that start afresh is not a
-				 * possible stream: only the bounds hold for it. */
-				if (mode == 0)
-					assert_int_equal(run->requests, run->responses);
-			}
-		}
-		feed(&st[c->conn], c, c->len, c->len, before);
-	}
-	free(before);
-	free(run);
-	free(full);
-}
+#define DATA "postgres" /* conversations: $PSC_TEST_DATA/postgres/<scenario>/ */
 
 /* ---- recorded conversations ---- */
 
@@ -252,40 +43,29 @@ static void test_psql_simple(void **unused)
 		PSC_SQL_DDL,	PSC_SQL_INSERT, PSC_SQL_SELECT, PSC_SQL_SELECT, PSC_SQL_SELECT,
 		PSC_SQL_UPDATE, PSC_SQL_SELECT, PSC_SQL_SELECT, PSC_SQL_DELETE, PSC_SQL_OTHER,
 		PSC_SQL_OTHER,	PSC_SQL_SELECT, PSC_SQL_DDL};
-	struct fixture *fx = malloc(sizeof(*fx));
-	struct run *run = malloc(sizeof(*run));
+	static const struct psc_conv_expect expect = {
+		.requests = 13, .endpoints = endpoints, .stmts = stmts, .rows = rows,
+		.failed = errors,
+	};
+	struct psc_conv *fx = psc_conv_load(DATA, "psql_simple");
+	struct psc_conv_run *run = malloc(sizeof(*run));
 
-	fixture_load(fx, "psql_simple");
-	replay(fx, FULL_HEAD, run);
-	assert_int_equal(run->requests, 13);
-	assert_int_equal(run->responses, 13);
+	psc_conv_check(OPS, fx, &expect, run);
 	assert_int_equal(run->errors, 3);
 	assert_int_equal(run->truncated, 0);
-	for (int i = 0; i < 13; i++) {
-		const struct psc_msg *req = nth(run, PSC_MSG_REQUEST, i);
-		const struct psc_msg *resp = nth(run, PSC_MSG_RESPONSE, i);
-		assert_string_equal(req->endpoint, endpoints[i]);
-		assert_int_equal(req->sql_stmt, stmts[i]);
-		assert_int_equal(resp->rows, rows[i]);
-		assert_int_equal(resp->error, errors[i]);
-	}
-	assert_int_equal(nth(run, PSC_MSG_REQUEST, 11)->sql_complexity, 4);
+	assert_int_equal(psc_conv_nth(run, PSC_MSG_REQUEST, 11)->sql_complexity, 4);
 
 	/* A 256-byte head: the 300-row result spans two 8 KiB-ish writes; it is answered at
 	 * the first, truncated, and its 'Z' in the second is not counted again. */
-	replay(fx, 256, run);
+	psc_conv_replay(OPS, fx, 256, run);
 	assert_int_equal(run->requests, 13);
 	assert_int_equal(run->responses, 13);
 	assert_int_equal(run->truncated, 1);
-	assert_true(nth(run, PSC_MSG_RESPONSE, 7)->truncated);
-	assert_int_equal(nth(run, PSC_MSG_RESPONSE, 7)->rows, -1);
-	assert_int_equal(nth(run, PSC_MSG_RESPONSE, 8)->rows, 1);
+	assert_true(psc_conv_nth(run, PSC_MSG_RESPONSE, 7)->truncated);
+	assert_int_equal(psc_conv_nth(run, PSC_MSG_RESPONSE, 7)->rows, -1);
+	assert_int_equal(psc_conv_nth(run, PSC_MSG_RESPONSE, 8)->rows, 1);
 	assert_int_equal(run->errors, 3);
-
-	check_heads(fx, 13);
-	check_prefixes(fx);
-	fixture_free(fx);
-	free(fx);
+	psc_conv_free(&fx);
 	free(run);
 }
 
@@ -295,24 +75,22 @@ static const char *const tpcb[] = {
 	"SELECT abalance FROM pgbench_accounts WHERE aid = ?",
 	"UPDATE pgbench_tellers SET tbalance = tbalance + ? WHERE tid = ?",
 	"UPDATE pgbench_branches SET bbalance = bbalance + ? WHERE bid = ?",
-	"INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (?, ?, ?, ?, "
-	"CURRENT_TIMESTAMP)",
+	("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (?, ?, ?, ?, "
+	 "CURRENT_TIMESTAMP)"),
 	"END",
 };
 
 static void check_pgbench(const char *scenario, int requests)
 {
-	struct fixture *fx = malloc(sizeof(*fx));
-	struct run *run = malloc(sizeof(*run));
+	const struct psc_conv_expect expect = {.requests = requests};
+	struct psc_conv *fx = psc_conv_load(DATA, scenario);
+	struct psc_conv_run *run = malloc(sizeof(*run));
 
-	fixture_load(fx, scenario);
-	replay(fx, FULL_HEAD, run);
-	assert_int_equal(run->requests, requests);
-	assert_int_equal(run->responses, requests);
+	psc_conv_check(OPS, fx, &expect, run);
 	assert_int_equal(run->errors, 0);
-	assert_int_equal(count_endpoint(run, "EXECUTE ?"), 0);
+	assert_int_equal(psc_conv_count_endpoint(run, "EXECUTE ?"), 0);
 	for (size_t i = 0; i < sizeof(tpcb) / sizeof(tpcb[0]); i++)
-		assert_int_equal(count_endpoint(run, tpcb[i]), 5);
+		assert_int_equal(psc_conv_count_endpoint(run, tpcb[i]), 5);
 	/* Each UPDATE and the INSERT touch exactly one row. */
 	for (int i = 0; i < run->nlog - 1; i++) {
 		const struct psc_msg *m = &run->log[i];
@@ -326,13 +104,10 @@ static void check_pgbench(const char *scenario, int requests)
 			assert_int_equal(run->log[i + 1].rows, 1);
 		}
 	}
-	replay(fx, 256, run);
+	psc_conv_replay(OPS, fx, 256, run);
 	assert_int_equal(run->requests, requests);
 	assert_int_equal(run->responses, requests);
-	check_heads(fx, requests);
-	check_prefixes(fx);
-	fixture_free(fx);
-	free(fx);
+	psc_conv_free(&fx);
 	free(run);
 }
 
@@ -356,22 +131,17 @@ static void test_pgbench_prepared(void **unused)
 
 static void test_pgbench_init(void **unused)
 {
-	struct fixture *fx = malloc(sizeof(*fx));
-	struct run *run = malloc(sizeof(*run));
+	static const struct psc_conv_expect expect = {.requests = 18};
+	struct psc_conv *fx = psc_conv_load(DATA, "pgbench_init");
+	struct psc_conv_run *run = malloc(sizeof(*run));
 	int ddl = 0;
 
-	fixture_load(fx, "pgbench_init");
-	replay(fx, FULL_HEAD, run);
-	assert_int_equal(run->requests, 18);
-	assert_int_equal(run->responses, 18);
+	psc_conv_check(OPS, fx, &expect, run);
 	for (int k = 0; k < run->nlog; k++)
 		ddl += run->log[k].type == PSC_MSG_REQUEST && run->log[k].sql_stmt == PSC_SQL_DDL;
 	assert_true(ddl >= 4); /* drop tables, create tables, truncate, primary keys */
-	assert_int_equal(count_endpoint(run, "BEGIN"), 1);
-	check_heads(fx, 18);
-	check_prefixes(fx);
-	fixture_free(fx);
-	free(fx);
+	assert_int_equal(psc_conv_count_endpoint(run, "BEGIN"), 1);
+	psc_conv_free(&fx);
 	free(run);
 }
 
@@ -392,43 +162,35 @@ static void test_extended_batch(void **unused)
 	};
 	static const bool errors[] = {1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0};
 	static const int64_t rows[] = {-1, -1, 1, 1, -1, 3, -1, -1, -1, 2, 1};
-	struct fixture *fx = malloc(sizeof(*fx));
-	struct run *run = malloc(sizeof(*run));
+	static const struct psc_conv_expect expect = {
+		.requests = 11, .endpoints = endpoints, .rows = rows, .failed = errors,
+	};
+	struct psc_conv *fx = psc_conv_load(DATA, "extended_batch");
+	struct psc_conv_run *run = malloc(sizeof(*run));
 
-	fixture_load(fx, "extended_batch");
-	replay(fx, FULL_HEAD, run);
-	assert_int_equal(run->requests, 11);
-	assert_int_equal(run->responses, 11);
-	for (int i = 0; i < 11; i++) {
-		assert_string_equal(nth(run, PSC_MSG_REQUEST, i)->endpoint, endpoints[i]);
-		assert_int_equal(nth(run, PSC_MSG_RESPONSE, i)->error, errors[i]);
-		assert_int_equal(nth(run, PSC_MSG_RESPONSE, i)->rows, rows[i]);
-	}
-	check_heads(fx, 11);
-	check_prefixes(fx);
-	fixture_free(fx);
-	free(fx);
+	psc_conv_check(OPS, fx, &expect, run);
+	psc_conv_free(&fx);
 	free(run);
 }
 
 static void test_detect(void **unused)
 {
-	struct fixture *fx = malloc(sizeof(*fx));
+	struct psc_conv *fx = NULL;
 	static const uint8_t http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	static const uint8_t redis[] = "*1\r\n$4\r\nPING\r\n";
 	static const uint8_t q_bad[] = "Q\0\0\0\x0dHELLO 1\0";
 	static const uint8_t q_ok[] = "Q\0\0\0\x0dselect 1\0";
 	static const uint8_t q_len[] = "Q\0\0\0\x20select 1\0"; /* NUL not at the end */
 
-	fixture_load(fx, "psql_simple");
+	fx = psc_conv_load(DATA, "psql_simple");
 	assert_true(OPS->detect(fx->c[0].data, fx->c[0].len, PSC_FLOW_TO_SERVER)); /* startup */
 	assert_true(OPS->detect(fx->c[1].data, fx->c[1].len, PSC_FLOW_TO_CLIENT)); /* AuthOk */
 	assert_true(OPS->detect(fx->c[2].data, fx->c[2].len, PSC_FLOW_TO_SERVER)); /* 'Q' */
 	assert_true(OPS->detect(fx->c[2].data, 12, PSC_FLOW_TO_SERVER));	   /* cut */
 	assert_false(OPS->detect(fx->c[3].data, fx->c[3].len, PSC_FLOW_TO_CLIENT));
 	assert_false(OPS->detect(fx->c[2].data, fx->c[2].len, PSC_FLOW_TO_CLIENT));
-	fixture_free(fx);
-	fixture_load(fx, "pgbench_extended");
+	psc_conv_free(&fx);
+	fx = psc_conv_load(DATA, "pgbench_extended");
 	/* The first extended batch starts with Parse. */
 	bool parse_seen = false;
 	for (size_t i = 0; i < fx->n; i++)
@@ -437,8 +199,7 @@ static void test_detect(void **unused)
 			parse_seen = true;
 		}
 	assert_true(parse_seen);
-	fixture_free(fx);
-	free(fx);
+	psc_conv_free(&fx);
 
 	assert_true(OPS->detect(q_ok, sizeof(q_ok) - 1, PSC_FLOW_TO_SERVER));
 	assert_false(OPS->detect(q_bad, sizeof(q_bad) - 1, PSC_FLOW_TO_SERVER));
@@ -538,30 +299,10 @@ static void test_garbage_and_strings(void **unused)
 	struct psc_proto_state st;
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	uint8_t b[512];
-	uint64_t x = 0x243f6a8885a308d3ull;
 	size_t n;
 
 	/* Binary garbage: never a crash, never out of bounds, usually rejected. */
-	for (int round = 0; round < 2000; round++) {
-		size_t len = (size_t)(round % 300) + 1;
-		for (size_t i = 0; i < len; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (uint8_t)x;
-		}
-		uint8_t *exact = malloc(len);
-		memcpy(exact, b, len);
-		memset(&st, 0, sizeof(st));
-		for (int k = 0; k < 3; k++) {
-			int r = parse(&st, (enum psc_flow)(k & 1), exact, len,
-				      len + (size_t)k * 100, out);
-			assert_true(r == -EBADMSG || (r >= 0 && r <= PSC_MSGS_PER_HEAD));
-		}
-		OPS->detect(exact, len, PSC_FLOW_TO_SERVER);
-		OPS->detect(exact, len, PSC_FLOW_TO_CLIENT);
-		free(exact);
-	}
+	psc_conv_check_random(OPS, 0x243f6a8885a308d3ull, 3, 100);
 
 	/* Unterminated strings: a Query without its NUL, a Parse cut in its name and in its
 	 * query, a Bind whose statement name never ends. */

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Redis RESP parser: recorded redis-cli/redis-benchmark traffic (tests/data/redis) and
  * hostile input. */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,44 +12,24 @@
 
 #include <cmocka.h>
 
+#include "conversation.h"
 #include "proto.h"
 #include "proto_redis.h"
 
 #define HEAD_LEN 256
-#define FIXTURE_MAX 65536
 
 static const struct psc_proto_ops *ops = &psc_proto_redis_ops;
 
 static size_t load(const char *rel, uint8_t *buf)
 {
-	const char *root = getenv("PSC_TEST_DATA");
-	char path[4096];
-	FILE *f;
-	size_t n;
-
-	assert_non_null(root);
-	snprintf(path, sizeof(path), "%s/redis/%s", root, rel);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open fixture %s", path);
-	n = fread(buf, 1, FIXTURE_MAX, f);
-	fclose(f);
-	return n;
+	return psc_conv_read_file("redis", rel, buf, PSC_CONV_FILE_MAX);
 }
 
 /* Parses what an agent would capture of a syscall that moved @full bytes. */
 static int parse_head(struct psc_proto_state *st, enum psc_flow flow, const uint8_t *buf,
 		      size_t full, size_t head, struct psc_msg *out, size_t max_out)
 {
-	size_t len = full < head ? full : head;
-	uint8_t *copy = malloc(len ? len : 1); /* exact size: ASan sees reads past len */
-	int r;
-
-	assert_non_null(copy);
-	memcpy(copy, buf, len);
-	r = ops->parse(st, flow, copy, len, full, out, max_out);
-	free(copy);
-	return r;
+	return psc_conv_parse_head(ops, st, flow, buf, full, head, out, max_out);
 }
 
 static int parse_str(struct psc_proto_state *st, enum psc_flow flow, const char *s,
@@ -62,7 +41,7 @@ static int parse_str(struct psc_proto_state *st, enum psc_flow flow, const char 
 
 static void expect_request(struct psc_proto_state *st, const char *file, const char *endpoint)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n = load(file, buf);
 
@@ -75,7 +54,7 @@ static void expect_request(struct psc_proto_state *st, const char *file, const c
 
 static void expect_response(struct psc_proto_state *st, const char *file, bool error)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n = load(file, buf);
 
@@ -200,7 +179,7 @@ static void test_resp3(void **unused)
 
 static void test_pipelines(void **unused)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_proto_state st = { 0 };
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n;
@@ -283,7 +262,7 @@ static void test_pipelines(void **unused)
  * one syscall or in many. */
 static void test_big_value(void **unused)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_proto_state st = { 0 };
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n;
@@ -337,7 +316,7 @@ static void test_big_value(void **unused)
  * reply is still read. */
 static void test_nested_lost(void **unused)
 {
-	static uint8_t buf[FIXTURE_MAX];
+	static uint8_t buf[PSC_CONV_FILE_MAX];
 	struct psc_proto_state st = { 0 };
 	struct psc_msg out[PSC_MSGS_PER_HEAD];
 	size_t n;
@@ -363,48 +342,9 @@ static void test_nested_lost(void **unused)
 	}
 }
 
-static void prefixes_of(const char *dir)
-{
-	static uint8_t buf[FIXTURE_MAX];
-	struct psc_msg out[PSC_MSGS_PER_HEAD];
-	char rel[512];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(rel, sizeof(rel), "%s/redis/%s", getenv("PSC_TEST_DATA"), dir);
-	d = opendir(rel);
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !strstr(de->d_name, ".bin"))
-			continue;
-		snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name);
-		size_t n = load(rel, buf);
-		enum psc_flow flow =
-			strstr(de->d_name, "c2s") ? PSC_FLOW_TO_SERVER : PSC_FLOW_TO_CLIENT;
-		struct psc_proto_state st = { 0 };
-		int full = parse_head(&st, flow, buf, n, n, out, PSC_MSGS_PER_HEAD);
-
-		if (full < 0)
-			full = 0;
-		if (n > 1024)
-			n = 1024;
-		for (size_t l = 0; l <= n; l++) {
-			for (int as_head = 0; as_head < 2; as_head++) {
-				struct psc_proto_state fresh = { 0 };
-				int r = ops->parse(&fresh, flow, buf, l, as_head ? n + 100 : l, out,
-						   PSC_MSGS_PER_HEAD);
-				assert_true(r == -EBADMSG || (r >= 0 && r <= full));
-				for (int k = 0; k < r; k++)
-					assert_true(strlen(out[k].endpoint) < PSC_ENDPOINT_MAX);
-				r = ops->parse(&st, flow, buf, l, as_head ? n + 100 : l, out,
-					       PSC_MSGS_PER_HEAD);
-				assert_true(r == -EBADMSG || (r >= 0 && r <= PSC_MSGS_PER_HEAD));
-			}
-		}
-	}
-	closedir(d);
-}
-
+/* Every prefix of every fixture, as a syscall of that size and as the head of a longer
+ * one: no crash, never more messages than the whole file gives; a state that has seen the
+ * whole file only keeps the output bound. */
 static void test_prefixes(void **unused)
 {
 	static const char *dirs[] = {
@@ -413,7 +353,7 @@ static void test_prefixes(void **unused)
 	};
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		prefixes_of(dirs[i]);
+		psc_conv_check_chunk_prefixes(ops, "redis", dirs[i], 100, false);
 }
 
 static void test_hostile(void **unused)
@@ -425,12 +365,10 @@ static void test_hostile(void **unused)
 	char big[3000];
 	int r;
 
-	assert_int_equal(ops->parse(&st, PSC_FLOW_TO_SERVER, garbage, sizeof(garbage),
-				    sizeof(garbage), out, PSC_MSGS_PER_HEAD),
-			 -EBADMSG);
-	assert_int_equal(ops->parse(&st, PSC_FLOW_TO_CLIENT, garbage, sizeof(garbage),
-				    sizeof(garbage), out, PSC_MSGS_PER_HEAD),
-			 -EBADMSG);
+	for (enum psc_flow flow = PSC_FLOW_TO_SERVER; flow <= PSC_FLOW_TO_CLIENT; flow++)
+		assert_int_equal(parse_head(&st, flow, garbage, sizeof(garbage), sizeof(garbage),
+					    out, PSC_MSGS_PER_HEAD),
+				 -EBADMSG);
 	/* absurd lengths */
 	assert_int_equal(parse_str(&st, PSC_FLOW_TO_SERVER, "*999999999\r\n$3\r\nGET\r\n", out),
 			 -EBADMSG);
