@@ -308,6 +308,7 @@ static void emit(struct agent *a, struct psc_workload *wl, struct workload_info 
 		.host = a->opts->host_id,
 		.cgroup = info->path,
 		.name = info->name,
+		.sample_every = a->opts->sample_every ? a->opts->sample_every : 1,
 	};
 	_cleanup_free_ char *line = psc_report_json(&ctx, u, wl);
 
@@ -588,6 +589,7 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 		.head_len = opts->head_len,
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.use_v1_memcg = a.layout.mode != PSC_CGROUP_V2,
+		.sample_every = opts->sample_every,
 	};
 	r = psc_loader_new(&a.loader, &lo);
 	if (r < 0)

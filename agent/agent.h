@@ -18,6 +18,7 @@ struct psc_agent_opts {
 	const char *host_id;	  /* reported host name */
 	bool print;		  /* JSON Lines on stdout */
 	unsigned idle_windows;	  /* forget a workload after this many idle windows */
+	uint32_t sample_every;	  /* capture one connection in N (default 1: all) */
 	const char *record_path;  /* also write every ring-buffer record here */
 	const char *replay_path;  /* no BPF: run the pipeline over this recording */
 };

@@ -184,6 +184,7 @@ int psc_loader_new(struct psc_loader **out, const struct psc_loader_opts *opts)
 	l->skel->rodata->head_len = opts->head_len;
 	l->skel->rodata->use_v1_memcg = opts->use_v1_memcg;
 	l->skel->rodata->self_tgid = (uint32_t)getpid();
+	l->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
 	l->skel->rodata->wakeup_bytes = opts->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(l->skel->maps.events, opts->ringbuf_bytes);
 	probe_features(l);

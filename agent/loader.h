@@ -16,6 +16,7 @@ struct psc_loader_opts {
 	uint32_t head_len;	/* bytes of each socket message captured, 1..PSC_HEAD_MAX */
 	uint32_t ringbuf_bytes; /* power of two, >= 4096 */
 	bool use_v1_memcg;	/* identity hierarchy is cgroup v1 memory (hybrid hosts) */
+	uint32_t sample_every;	/* capture one connection in N; 1 = every connection */
 };
 
 struct psc_loader;

@@ -32,6 +32,9 @@ static void usage(FILE *f)
 		"  --head-bytes N       bytes captured from the start of each socket message\n"
 		"                       (default 256, 16..%d)\n"
 		"  --ringbuf-mb N       kernel ring buffer size in MiB, a power of two (default 8)\n"
+		"  --sample N           for extreme rates: capture one connection in N, chosen at\n"
+		"                       connect/accept (default 1: every connection); reports say\n"
+		"                       \"sample_every\": N and their socket figures cover 1/N\n"
 		"  --host-id ID         host name in reports (default: /etc/machine-id, else hostname)\n"
 		"  --cgroup-root DIR    cgroup filesystem root (default /sys/fs/cgroup)\n"
 		"  --proc-root DIR      proc filesystem (default /proc)\n"
@@ -97,6 +100,7 @@ int main(int argc, char **argv)
 		OPT_VERSION,
 		OPT_RECORD,
 		OPT_REPLAY,
+		OPT_SAMPLE,
 	};
 	static const struct option longopts[] = {
 		{ "print", no_argument, NULL, OPT_PRINT },
@@ -114,6 +118,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
+		{ "sample", required_argument, NULL, OPT_SAMPLE },
 		{},
 	};
 	char host[256];
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
 		.cgroup_root = PSC_CGROUPFS_DEFAULT_ROOT,
 		.proc_root = "/proc",
 		.idle_windows = 6,
+		.sample_every = 1,
 	};
 	enum psc_log_level level = PSC_LOG_INFO;
 	bool log_json = false;
@@ -187,6 +193,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_LOGJSON:
 			log_json = true;
+			break;
+		case OPT_SAMPLE:
+			if (parse_double("--sample", optarg, 1, 1000000, &v) < 0)
+				return 2;
+			o.sample_every = (uint32_t)v;
 			break;
 		case OPT_RECORD:
 			o.record_path = optarg;

@@ -63,6 +63,8 @@ char *psc_report_json(const struct psc_report_ctx *ctx, const struct psc_workloa
 	json_object_set_new(o, "host", json_string(ctx->host));
 	json_object_set_new(o, "cgroup", json_string(ctx->cgroup));
 	json_object_set_new(o, "name", json_string(ctx->name));
+	/* With sampling, socket and endpoint figures cover 1/N of the connections. */
+	json_object_set_new(o, "sample_every", json_integer(ctx->sample_every ? ctx->sample_every : 1));
 	json_object_set_new(o, "cpu_s", real_or_null(u->has_cpu, u->cpu_s));
 	json_object_set_new(o, "cpu_throttled_s", real_or_null(u->has_throttled, u->cpu_throttled_s));
 	json_object_set_new(o, "mem_bytes", uint_or_null(u->has_mem, u->mem_bytes));

@@ -29,6 +29,7 @@ struct psc_report_ctx {
 	const char *host;
 	const char *cgroup; /* path in the identity hierarchy */
 	const char *name;   /* service/container name derived from the path */
+	unsigned sample_every; /* 1, or N when one connection in N was captured */
 };
 
 /* Returns a malloc'ed single-line JSON object (no trailing newline) or NULL on ENOMEM. */

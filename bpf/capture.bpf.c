@@ -22,6 +22,7 @@ const volatile __u32 head_len = 256;
 const volatile __u32 use_v1_memcg = 0;		/* cgroup identity: v1 memory hierarchy */
 const volatile __u64 wakeup_bytes = 256 * 1024; /* wake user space past this fill level */
 const volatile __u32 self_tgid = 0;		/* the agent itself is never captured */
+const volatile __u32 sample_every = 1;		/* track one connection in N (1: all) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -155,6 +156,10 @@ static __always_inline void tgid_socks_add(__u32 tgid)
 static __always_inline void track_socket(__u32 tgid, __u32 fd, struct psc_sock_info *info)
 {
 	__u64 key = (__u64)tgid << 32 | fd;
+
+	/* Sampling is per connection, so requests and responses stay paired. */
+	if (sample_every > 1 && bpf_get_prandom_u32() % sample_every != 0)
+		return;
 
 	if (bpf_map_update_elem(&sockets, &key, info, BPF_ANY)) {
 		count(&drops, PSC_DROP_SOCK_MAP);
