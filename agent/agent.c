@@ -390,7 +390,7 @@ static void end_window(struct agent *a, double end)
 	memcpy(a->drops_reported, drops, sizeof(drops));
 
 	int swept = psc_socktrack_sweep(bpf_map__fd(a->skel->maps.sockets),
-					bpf_map__fd(a->skel->maps.tgid_socks));
+					a->skel->bss->tgid_filter);
 	if (swept > 0)
 		psc_debug("swept %d sockets of exited processes", swept);
 	psc_conn_sweep(a->conns, psc_tgid_alive, NULL);
@@ -616,7 +616,7 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 		}
 	}
 	r = psc_socktrack_seed(bpf_map__fd(a.skel->maps.sockets),
-			       bpf_map__fd(a.skel->maps.tgid_socks), opts->proc_root,
+			       a.skel->bss->tgid_filter, opts->proc_root,
 			       (uint32_t)getpid());
 	if (r < 0)
 		psc_warn("AGENT-SEED", "cannot scan %s for existing sockets: %s", opts->proc_root,

@@ -63,7 +63,12 @@ static int read_proc_net(const char *proc_root, const char *file, uint8_t family
 	return 0;
 }
 
-static void add_socket(int sockets_fd, int tgid_socks_fd, uint32_t tgid, uint32_t fd,
+static uint32_t *filter_slot(uint32_t *tgid_filter, uint32_t tgid)
+{
+	return &tgid_filter[tgid & (PSC_TGID_SLOTS - 1)];
+}
+
+static void add_socket(int sockets_fd, uint32_t *tgid_filter, uint32_t tgid, uint32_t fd,
 		       const struct inet_sock *s, int *added)
 {
 	struct psc_sock_info info = {
@@ -73,20 +78,14 @@ static void add_socket(int sockets_fd, int tgid_socks_fd, uint32_t tgid, uint32_
 		.family = s->family,
 	};
 	uint64_t key = (uint64_t)tgid << 32 | fd;
-	uint32_t one = 1, *n = &one;
 
 	if (bpf_map_update_elem(sockets_fd, &key, &info, BPF_NOEXIST) == 0) {
 		(*added)++;
-		uint32_t cur;
-		if (bpf_map_lookup_elem(tgid_socks_fd, &tgid, &cur) == 0) {
-			cur++;
-			n = &cur;
-		}
-		bpf_map_update_elem(tgid_socks_fd, &tgid, n, BPF_ANY);
+		__atomic_fetch_add(filter_slot(tgid_filter, tgid), 1, __ATOMIC_SEQ_CST);
 	}
 }
 
-static void scan_process(int sockets_fd, int tgid_socks_fd, const char *proc_root, uint32_t tgid,
+static void scan_process(int sockets_fd, uint32_t *tgid_filter, const char *proc_root, uint32_t tgid,
 			 struct psc_hashmap *by_inode, int *added)
 {
 	char dir[256];
@@ -111,12 +110,12 @@ static void scan_process(int sockets_fd, int tgid_socks_fd, const char *proc_roo
 			continue;
 		const struct inet_sock *s = psc_hashmap_get(by_inode, inode);
 		if (s)
-			add_socket(sockets_fd, tgid_socks_fd, tgid, (uint32_t)atoi(de->d_name), s,
+			add_socket(sockets_fd, tgid_filter, tgid, (uint32_t)atoi(de->d_name), s,
 				   added);
 	}
 }
 
-int psc_socktrack_seed(int sockets_fd, int tgid_socks_fd, const char *proc_root,
+int psc_socktrack_seed(int sockets_fd, uint32_t *tgid_filter, const char *proc_root,
 		       uint32_t self_tgid)
 {
 	static const struct {
@@ -143,7 +142,7 @@ int psc_socktrack_seed(int sockets_fd, int tgid_socks_fd, const char *proc_root,
 			continue;
 		uint32_t tgid = (uint32_t)strtoul(de->d_name, NULL, 10);
 		if (tgid != self_tgid)
-			scan_process(sockets_fd, tgid_socks_fd, proc_root, tgid, by_inode, &added);
+			scan_process(sockets_fd, tgid_filter, proc_root, tgid, by_inode, &added);
 	}
 	r = added;
 out:;
@@ -161,7 +160,7 @@ bool psc_tgid_alive(uint32_t tgid, void *unused)
 	return kill((pid_t)tgid, 0) == 0 || errno != ESRCH;
 }
 
-int psc_socktrack_sweep(int sockets_fd, int tgid_socks_fd)
+int psc_socktrack_sweep(int sockets_fd, uint32_t *tgid_filter)
 {
 	uint64_t key, next, *dead = NULL;
 	size_t n_dead = 0, cap = 0;
@@ -184,26 +183,12 @@ int psc_socktrack_sweep(int sockets_fd, int tgid_socks_fd)
 		dead[n_dead++] = key;
 	}
 	for (size_t i = 0; i < n_dead; i++) {
-		if (bpf_map_delete_elem(sockets_fd, &dead[i]) == 0)
-			deleted++;
-		uint32_t tgid = (uint32_t)(dead[i] >> 32);
-		bpf_map_delete_elem(tgid_socks_fd, &tgid);
+		if (bpf_map_delete_elem(sockets_fd, &dead[i]) != 0)
+			continue;
+		deleted++;
+		__atomic_fetch_sub(filter_slot(tgid_filter, (uint32_t)(dead[i] >> 32)), 1,
+				   __ATOMIC_SEQ_CST);
 	}
 	free(dead);
-
-	/* Processes whose sockets were all closed still have a (zero-ish) hint entry. */
-	uint32_t tkey, tnext;
-	void *tprev = NULL;
-	uint32_t tdead[256];
-	size_t n_tdead = 0;
-	while (n_tdead < PSC_ARRAY_SIZE(tdead) &&
-	       bpf_map_get_next_key(tgid_socks_fd, tprev, &tnext) == 0) {
-		tkey = tnext;
-		tprev = &tkey;
-		if (!psc_tgid_alive(tkey, NULL))
-			tdead[n_tdead++] = tkey;
-	}
-	for (size_t i = 0; i < n_tdead; i++)
-		bpf_map_delete_elem(tgid_socks_fd, &tdead[i]);
 	return deleted;
 }

@@ -36,14 +36,17 @@ struct {
 	__type(value, struct psc_sock_info);
 } sockets SEC(".maps");
 
-/* How many sockets a process may have in `sockets`: lets fork skip the copy walk for
- * processes without sockets. A hint, never exact (exits are swept from user space). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u32);
-} tgid_socks SEC(".maps");
+/* Tracked sockets per tgid slot (tgid & PSC_TGID_SLOTS - 1): the first thing every hooked
+ * syscall reads, a plain load from .bss with no helper call. A slot at 0 means no process
+ * hashing there has a tracked socket, so the syscall is filtered out without touching the
+ * `sockets` hash. Collisions only cost a hash lookup. User space (seed, sweep) updates it
+ * atomically through the skeleton's mmap of .bss. */
+__u32 tgid_filter[PSC_TGID_SLOTS];
+
+static __always_inline __u32 *tgid_slot(__u32 tgid)
+{
+	return &tgid_filter[tgid & (PSC_TGID_SLOTS - 1)];
+}
 
 enum io_buf_kind {
 	IO_BUF_PLAIN = 0, /* buf is the data */
@@ -141,18 +144,6 @@ static __always_inline struct psc_cg_counters *cg_counters_get(__u64 cgid)
 	return c;
 }
 
-static __always_inline void tgid_socks_add(__u32 tgid)
-{
-	__u32 *n = bpf_map_lookup_elem(&tgid_socks, &tgid);
-
-	if (n) {
-		__sync_fetch_and_add(n, 1);
-	} else {
-		__u32 one = 1;
-		bpf_map_update_elem(&tgid_socks, &tgid, &one, BPF_NOEXIST);
-	}
-}
-
 static __always_inline void track_socket(__u32 tgid, __u32 fd, struct psc_sock_info *info)
 {
 	__u64 key = (__u64)tgid << 32 | fd;
@@ -161,11 +152,13 @@ static __always_inline void track_socket(__u32 tgid, __u32 fd, struct psc_sock_i
 	if (sample_every > 1 && bpf_get_prandom_u32() % sample_every != 0)
 		return;
 
-	if (bpf_map_update_elem(&sockets, &key, info, BPF_ANY)) {
-		count(&drops, PSC_DROP_SOCK_MAP);
+	if (bpf_map_update_elem(&sockets, &key, info, BPF_NOEXIST) == 0) {
+		__sync_fetch_and_add(tgid_slot(tgid), 1);
 		return;
 	}
-	tgid_socks_add(tgid);
+	/* Already tracked (e.g. a UDP socket connected again): refresh, count nothing. */
+	if (bpf_map_update_elem(&sockets, &key, info, BPF_EXIST))
+		count(&drops, PSC_DROP_SOCK_MAP);
 }
 
 static __always_inline __u64 wakeup_flag(void)
@@ -295,8 +288,10 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 fd = (__u32)ctx->args[0];
 	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
 
+	if (!*tgid_slot(pid_tgid >> 32))
+		return 0;
+	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
 	if (!si)
 		return 0;
 
@@ -313,7 +308,8 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 	} else {
 		count(&drops, PSC_DROP_RINGBUF);
 	}
-	bpf_map_delete_elem(&sockets, &key);
+	if (bpf_map_delete_elem(&sockets, &key) == 0)
+		__sync_fetch_and_add(tgid_slot(pid_tgid >> 32), (__u32)-1);
 
 	struct psc_cg_counters *c = cg_counters_get(cgid);
 	if (c)
@@ -336,11 +332,8 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 
 	if (ptgid == ctgid) /* a new thread shares the fd table */
 		return 0;
-	__u32 *n = bpf_map_lookup_elem(&tgid_socks, &ptgid);
-	if (!n || *n == 0)
+	if (!*tgid_slot(ptgid))
 		return 0;
-	__u32 hint = *n;
-	bpf_map_update_elem(&tgid_socks, &ctgid, &hint, BPF_ANY);
 	__u32 max_fd = BPF_CORE_READ(parent, files, fdt, max_fds);
 	if (max_fd > FORK_COPY_MAX_FD)
 		max_fd = FORK_COPY_MAX_FD;
@@ -353,8 +346,10 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 			continue;
 		__u64 child_key = (__u64)ctgid << 32 | fd;
 		/* No per-path state in registers: it lets the verifier prune the loop. */
-		if (bpf_map_update_elem(&sockets, &child_key, si, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(&sockets, &child_key, si, BPF_NOEXIST) == 0) {
+			__sync_fetch_and_add(tgid_slot(ctgid), 1);
 			count(&stats, PSC_STAT_FORK_COPIES);
+		}
 	}
 	return 0;
 }
@@ -365,10 +360,19 @@ static __always_inline int on_io_enter(__u32 fd, __u64 buf, __u8 dir, __u8 buf_k
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
 
-	if (!si)
+	if (!*tgid_slot(pid_tgid >> 32))
 		return 0;
+	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+	if (!si) {
+		/* A process with sockets doing other I/O: make sure no capture armed for a
+		 * socket closed in the middle of its syscall is taken for this one. */
+		struct io_args *stale = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(),
+							     0, 0);
+		if (stale)
+			stale->active = 0;
+		return 0;
+	}
 	/* Sockets found by the start-up scan learn their cgroup on first use. */
 	if (!si->cgroup_id)
 		si->cgroup_id = current_cgroup_id();
@@ -395,6 +399,8 @@ static __always_inline int on_io_enter(__u32 fd, __u64 buf, __u8 dir, __u8 buf_k
 
 static __always_inline int on_io_exit(long ret)
 {
+	if (!*tgid_slot(bpf_get_current_pid_tgid() >> 32))
+		return 0;
 	struct io_args *a = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
 	if (!a || !a->active)

@@ -8,6 +8,9 @@
 #include <linux/types.h>
 #endif
 
+/* Slots of the per-tgid socket filter (a power of two). */
+#define PSC_TGID_SLOTS 65536
+
 /* Largest head the programs can capture; the default is set at load time (head_len). */
 #define PSC_HEAD_MAX 1024
 
