@@ -55,28 +55,6 @@ enum io_buf_kind {
 	IO_BUF_MMSG = 3,  /* buf is a struct mmsghdr array: capture the first message */
 };
 
-/* The syscall in flight on a thread, from enter to exit: task-local storage, so the hot
- * path does no hash update/delete (and no bucket lock shared between CPUs). */
-struct io_args {
-	__u64 buf;
-	__u64 cgroup_id;
-	__u64 open_ns;
-	__u32 fd;
-	__u16 local_port;
-	__u16 remote_port;
-	__u8 dir;
-	__u8 buf_kind;
-	__u8 role;
-	__u8 active;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct io_args);
-} inflight SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 8192);
@@ -356,83 +334,39 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 
 /* ---- data ----------------------------------------------------------------------------- */
 
-static __always_inline int on_io_enter(__u32 fd, __u64 buf, __u8 dir, __u8 buf_kind)
+/* Everything is done at syscall exit: the syscall's arguments are still in the task's
+ * saved user registers (bpf_task_pt_regs), so no enter program has to stash them and no
+ * per-thread state is kept between enter and exit. */
+static __always_inline int on_io_exit(long ret, __u8 dir, __u8 buf_kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
 
-	if (!*tgid_slot(pid_tgid >> 32))
+	if (!*tgid_slot(pid_tgid >> 32) || ret <= 0)
 		return 0;
+
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u32 fd = (__u32)PT_REGS_PARM1_SYSCALL(regs);
+	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
 	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
-	if (!si) {
-		/* A process with sockets doing other I/O: make sure no capture armed for a
-		 * socket closed in the middle of its syscall is taken for this one. */
-		struct io_args *stale = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(),
-							     0, 0);
-		if (stale)
-			stale->active = 0;
+	if (!si)
 		return 0;
-	}
 	/* Sockets found by the start-up scan learn their cgroup on first use. */
 	if (!si->cgroup_id)
 		si->cgroup_id = current_cgroup_id();
-
-	struct io_args *a = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!a) {
-		count(&drops, PSC_DROP_IO_MAP);
-		return 0;
-	}
-	/* Everything exit needs, so that it does no second lookup in `sockets`. */
-	a->buf = buf;
-	a->cgroup_id = si->cgroup_id;
-	a->open_ns = si->open_ns;
-	a->fd = fd;
-	a->local_port = si->local_port;
-	a->remote_port = si->remote_port;
-	a->dir = dir;
-	a->buf_kind = buf_kind;
-	a->role = si->role;
-	a->active = 1;
-	return 0;
-}
-
-static __always_inline int on_io_exit(long ret)
-{
-	if (!*tgid_slot(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	struct io_args *a = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-
-	if (!a || !a->active)
-		return 0;
-	a->active = 0;
-	if (ret <= 0)
-		return 0;
 
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return 0;
 	struct psc_event *e = &sc->e;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->hdr.cgroup_id = a->cgroup_id;
-	e->hdr.open_ns = a->open_ns;
-	e->hdr.tgid = pid_tgid >> 32;
-	e->hdr.pid = (__u32)pid_tgid;
-	e->hdr.fd = a->fd;
-	e->hdr.local_port = a->local_port;
-	e->hdr.remote_port = a->remote_port;
-	e->hdr.role = a->role;
-	e->hdr.pad = 0;
+	fill_hdr(&e->hdr, pid_tgid, si->cgroup_id, fd, si);
 	e->hdr.kind = PSC_EV_DATA;
-	e->hdr.dir = a->dir;
+	e->hdr.dir = dir;
 	e->hdr.size = ret;
 
-	__u64 src = a->buf;
+	__u64 src = PT_REGS_PARM2_SYSCALL(regs);
 	__u64 avail = ret;
-	__u8 buf_kind = a->buf_kind;
 	if (buf_kind == IO_BUF_MMSG) {
 		/* ret counts messages, not bytes: the kernel wrote the first one's length. */
 		unsigned int first_len = 0;
@@ -491,16 +425,11 @@ submit:
 	return 0;
 }
 
-#define IO_PROGRAMS(name, dir, buf_kind)                                           \
-	SEC("tp/syscalls/sys_enter_" #name)                                        \
-	int handle_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
-	{                                                                          \
-		return on_io_enter((__u32)ctx->args[0], ctx->args[1], dir, buf_kind); \
-	}                                                                          \
-	SEC("tp/syscalls/sys_exit_" #name)                                         \
-	int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)              \
-	{                                                                          \
-		return on_io_exit(ctx->ret);                                       \
+#define IO_PROGRAMS(name, dir, buf_kind)                                \
+	SEC("tp/syscalls/sys_exit_" #name)                              \
+	int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)   \
+	{                                                               \
+		return on_io_exit(ctx->ret, dir, buf_kind);             \
 	}
 
 IO_PROGRAMS(read, PSC_DIR_INGRESS, IO_BUF_PLAIN)
