@@ -409,11 +409,11 @@ static void summary(struct agent *a)
 		total_drops += drops[i];
 	fprintf(stderr,
 		"prescient-agent: %" PRIu64 " events seen, %" PRIu64 " dropped (ringbuf %" PRIu64
-		", socket map %" PRIu64 ", inflight map %" PRIu64 ", cgroup map %" PRIu64
+		", socket map %" PRIu64 ", cgroup map %" PRIu64
 		", unreadable %" PRIu64 "); %" PRIu64 " requests, %" PRIu64 " responses (%" PRIu64
 		" unpaired); %" PRIu64 " windows, %" PRIu64 " reports\n",
 		events, total_drops, drops[PSC_DROP_RINGBUF], drops[PSC_DROP_SOCK_MAP],
-		drops[PSC_DROP_IO_MAP], drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests,
+		drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests,
 		cc->responses, cc->unpaired_responses, a->windows, a->reports);
 }
 

@@ -80,7 +80,6 @@ struct psc_cg_counters {
 enum psc_drop {
 	PSC_DROP_RINGBUF = 0, /* ring buffer full: an event was lost */
 	PSC_DROP_SOCK_MAP,    /* sockets map full: a socket is not tracked */
-	PSC_DROP_IO_MAP,      /* in-flight syscall map full: one syscall not captured */
 	PSC_DROP_CG_MAP,      /* cgroup counter map full: counters of one cgroup lost */
 	PSC_DROP_READ,	      /* reading user memory failed: event sent without data */
 	_PSC_DROP_MAX,

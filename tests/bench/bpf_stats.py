@@ -26,7 +26,7 @@ def io_syscalls(names):
     exits = {n[len("handle_exit_"):] for n in names if n.startswith("handle_exit_")}
     return sorted(exits - NOT_IO)
 STAT_EVENTS = 0
-DROP_NAMES = ["ringbuf", "socket map", "inflight map", "cgroup map", "unreadable"]
+DROP_NAMES = ["ringbuf", "socket map", "cgroup map", "unreadable"]
 
 
 def fd_ids(pid):

@@ -120,7 +120,7 @@ class Report:
 
 SUMMARY_RE = re.compile(
     r"(?P<events>\d+) events seen, (?P<dropped>\d+) dropped \(ringbuf (?P<ringbuf>\d+), "
-    r"socket map (?P<socket_map>\d+), inflight map (?P<inflight_map>\d+), "
+    r"socket map (?P<socket_map>\d+), "
     r"cgroup map (?P<cgroup_map>\d+), unreadable (?P<unreadable>\d+)\); "
     r"(?P<requests>\d+) requests, (?P<responses>\d+) responses \((?P<unpaired>\d+) unpaired\)")
 
