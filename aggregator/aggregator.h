@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* The aggregator daemon: one epoll loop over the nanomsg REP socket (NN_RCVFD), a
+ * timerfd (maintenance: rollups, retention, the connected-agents gauge, the heartbeat)
+ * and a signalfd (SIGINT/SIGTERM: clean shutdown; a second SIGINT during shutdown kills
+ * the process). The HTTP endpoint runs on libmicrohttpd's own thread. */
+#pragma once
+
+#include "store.h"
+#include "wire.h"
+
+struct psc_aggregator_options {
+	const char *listen_url; /* nanomsg URL, e.g. tcp://127.0.0.1:7070 */
+	const char *db_path;
+	const char *keys_dir;
+	const char *http_addr; /* NULL = no HTTP endpoint */
+	struct psc_store_options store;
+	struct psc_wire_limits limits;
+	double connected_window_s; /* prescient_agents_connected counts hosts heard within */
+	double maintain_interval_s;
+};
+
+/* Options with their documented defaults (the required strings NULL). */
+struct psc_aggregator_options psc_aggregator_options_default(void);
+
+/* Runs until SIGINT/SIGTERM. Returns 0 after a clean shutdown, or a negative errno (after
+ * logging why) when it cannot start or the loop fails. */
+int psc_aggregator_run(const struct psc_aggregator_options *opt);

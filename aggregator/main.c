@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/* prescient-aggregator: the central daemon (thin CLI over psc_aggregator_core). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator.h"
+#include "keys.h"
+#include "log.h"
+
+enum { EXIT_USAGE = 2 };
+
+static void help(void)
+{
+	printf("Usage: prescient-aggregator --listen URL --db FILE --keys DIR [OPTIONS]\n"
+	       "       prescient-aggregator keygen DIR\n"
+	       "\n"
+	       "Receives sealed reports from prescient agents (nanomsg REP), stores them in SQLite\n"
+	       "and acknowledges each one after it is committed.\n"
+	       "\n"
+	       "  keygen DIR                 write DIR/fleet.key (0600), DIR/signing.key (0600) and\n"
+	       "                             DIR/signing.pub (0644); refuses to overwrite keys.\n"
+	       "                             Agents get fleet.key and signing.pub only.\n"
+	       "\n"
+	       "  --listen URL               nanomsg URL to bind, e.g. tcp://127.0.0.1:7070\n"
+	       "  --db FILE                  SQLite store (created and migrated if needed)\n"
+	       "  --keys DIR                 key directory (secret keys must be mode 0600)\n"
+	       "  --http ADDR:PORT           serve GET /metrics and /healthz, e.g. 127.0.0.1:9470\n"
+	       "  --max-frame SIZE           refuse larger frames (default 1M)\n"
+	       "  --max-inflated SIZE        refuse frames inflating above (default 16M)\n"
+	       "  --retention-raw DUR        keep raw windows (default 2d)\n"
+	       "  --retention-5m DUR         keep the 5-minute tier (default 35d)\n"
+	       "  --retention-1h DUR         keep the hourly tier (default 400d)\n"
+	       "  --retention-reports DUR    keep the (host, seq) ledger; older reports are acked\n"
+	       "                             as stale and not stored (default 2d)\n"
+	       "  --synchronous full|normal  SQLite synchronous mode (default full: an ack survives\n"
+	       "                             a power cut; normal: survives a kill -9 only)\n"
+	       "  --connected-window DUR     prescient_agents_connected counts hosts heard within\n"
+	       "                             (default 5m)\n"
+	       "  --maintenance-interval DUR rollups and retention every DUR (default 10s)\n"
+	       "  --log-level LEVEL          err, warn, info (default) or debug\n"
+	       "  --log-json                 log JSON lines\n"
+	       "  --help, --version\n"
+	       "\n"
+	       "SIZE: bytes with an optional K, M or G suffix (powers of 1024).\n"
+	       "DUR: seconds with an optional s, m, h or d suffix.\n"
+	       "Exit status: 0 clean shutdown, 1 runtime error, 2 usage error.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "prescient-aggregator: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'prescient-aggregator --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'G':
+		v <<= 10;
+		/* fallthrough */
+	case 'M':
+		v <<= 10;
+		/* fallthrough */
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	}
+	if (*end || v == 0 || v > (1ull << 32))
+		return -EINVAL;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v <= 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'd':
+		v *= 24;
+		/* fallthrough */
+	case 'h':
+		v *= 60;
+		/* fallthrough */
+	case 'm':
+		v *= 60;
+		/* fallthrough */
+	case 's':
+		end++;
+		break;
+	}
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int keygen(int argc, char **argv)
+{
+	char err[512] = "";
+	int r;
+
+	if (argc != 2)
+		return usage_error("%s", "usage: prescient-aggregator keygen DIR");
+	r = psc_keys_generate(argv[1], err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "prescient-aggregator: keygen: %s\n", err);
+		return 1;
+	}
+	printf("wrote %s/%s, %s/%s (aggregator only) and %s/%s\n", argv[1], PSC_KEYS_FLEET_FILE,
+	       argv[1], PSC_KEYS_SIGNING_FILE, argv[1], PSC_KEYS_PUBLIC_FILE);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		OPT_LISTEN = 256,
+		OPT_DB,
+		OPT_KEYS,
+		OPT_HTTP,
+		OPT_MAX_FRAME,
+		OPT_MAX_INFLATED,
+		OPT_RET_RAW,
+		OPT_RET_5M,
+		OPT_RET_1H,
+		OPT_RET_REPORTS,
+		OPT_SYNC,
+		OPT_CONNECTED,
+		OPT_MAINT,
+		OPT_LOG_LEVEL,
+		OPT_LOG_JSON,
+		OPT_HELP,
+		OPT_VERSION,
+	};
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "keys", required_argument, NULL, OPT_KEYS },
+		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+		{ "max-inflated", required_argument, NULL, OPT_MAX_INFLATED },
+		{ "retention-raw", required_argument, NULL, OPT_RET_RAW },
+		{ "retention-5m", required_argument, NULL, OPT_RET_5M },
+		{ "retention-1h", required_argument, NULL, OPT_RET_1H },
+		{ "retention-reports", required_argument, NULL, OPT_RET_REPORTS },
+		{ "synchronous", required_argument, NULL, OPT_SYNC },
+		{ "connected-window", required_argument, NULL, OPT_CONNECTED },
+		{ "maintenance-interval", required_argument, NULL, OPT_MAINT },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "log-json", no_argument, NULL, OPT_LOG_JSON },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	struct psc_aggregator_options opt = psc_aggregator_options_default();
+	enum psc_log_level level = PSC_LOG_INFO;
+	bool json = false;
+	int c;
+
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+		return keygen(argc - 1, argv + 1);
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN:
+			opt.listen_url = optarg;
+			break;
+		case OPT_DB:
+			opt.db_path = optarg;
+			break;
+		case OPT_KEYS:
+			opt.keys_dir = optarg;
+			break;
+		case OPT_HTTP:
+			opt.http_addr = optarg;
+			break;
+		case OPT_MAX_FRAME:
+			if (parse_size(optarg, &opt.limits.max_frame) < 0)
+				return usage_error("--max-frame: bad size '%s'", optarg);
+			break;
+		case OPT_MAX_INFLATED:
+			if (parse_size(optarg, &opt.limits.max_inflated) < 0)
+				return usage_error("--max-inflated: bad size '%s'", optarg);
+			break;
+		case OPT_RET_RAW:
+			if (parse_duration(optarg, &opt.store.retention_raw_s) < 0)
+				return usage_error("--retention-raw: bad duration '%s'", optarg);
+			break;
+		case OPT_RET_5M:
+			if (parse_duration(optarg, &opt.store.retention_5m_s) < 0)
+				return usage_error("--retention-5m: bad duration '%s'", optarg);
+			break;
+		case OPT_RET_1H:
+			if (parse_duration(optarg, &opt.store.retention_1h_s) < 0)
+				return usage_error("--retention-1h: bad duration '%s'", optarg);
+			break;
+		case OPT_RET_REPORTS:
+			if (parse_duration(optarg, &opt.store.retention_reports_s) < 0)
+				return usage_error("--retention-reports: bad duration '%s'", optarg);
+			break;
+		case OPT_SYNC:
+			if (strcmp(optarg, "full") == 0)
+				opt.store.sync_normal = false;
+			else if (strcmp(optarg, "normal") == 0)
+				opt.store.sync_normal = true;
+			else
+				return usage_error("--synchronous: '%s' is not full or normal", optarg);
+			break;
+		case OPT_CONNECTED:
+			if (parse_duration(optarg, &opt.connected_window_s) < 0)
+				return usage_error("--connected-window: bad duration '%s'", optarg);
+			break;
+		case OPT_MAINT:
+			if (parse_duration(optarg, &opt.maintain_interval_s) < 0 ||
+			    opt.maintain_interval_s < 0.01)
+				return usage_error("--maintenance-interval: bad duration '%s'", optarg);
+			break;
+		case OPT_LOG_LEVEL:
+			if (psc_log_level_from_string(optarg, &level) < 0)
+				return usage_error("--log-level: '%s' is not err, warn, info or debug",
+						   optarg);
+			break;
+		case OPT_LOG_JSON:
+			json = true;
+			break;
+		case 'h':
+		case OPT_HELP:
+			help();
+			return 0;
+		case OPT_VERSION:
+			printf("prescient-aggregator %s\n", PSC_VERSION);
+			return 0;
+		default:
+			return usage_error("%s", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!opt.listen_url || !opt.db_path || !opt.keys_dir)
+		return usage_error("%s", "--listen, --db and --keys are required");
+	if (opt.store.retention_raw_s < 2 * 3600)
+		return usage_error("%s", "--retention-raw must be at least 2h (rollups read it)");
+	psc_log_setup(level, json);
+	return psc_aggregator_run(&opt) < 0 ? 1 : 0;
+}

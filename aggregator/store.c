@@ -1,0 +1,1277 @@
+// SPDX-License-Identifier: MIT
+#include "store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "wire.h"
+
+#define TIER_5M_S 300.0
+#define TIER_1H_S 3600.0
+#define RETENTION_CHUNK 5000
+#define ROLLUP_BATCH 64
+
+enum dict_kind {
+	DICT_WORKLOAD = 0,
+	DICT_ENDPOINT = 1,
+};
+
+/* Migrations from version N-1 to N, applied in order in one transaction each. Never edit
+ * a released one: add the next. */
+static const char *const migrations[] = {
+	/* 1: initial schema */
+	"CREATE TABLE hosts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  agent_version TEXT,"
+	"  first_seen REAL NOT NULL,"
+	"  last_seen REAL NOT NULL,"
+	"  last_seq INTEGER NOT NULL DEFAULT 0);"
+	/* The delivery ledger: one row per (host, seq) ever stored, the de-duplication key. */
+	"CREATE TABLE reports ("
+	"  host TEXT,"
+	"  seq INTEGER,"
+	"  window_start REAL,"
+	"  window_end REAL,"
+	"  received_at REAL,"
+	"  bytes INTEGER,"
+	"  workloads INTEGER,"
+	"  endpoints INTEGER NOT NULL DEFAULT 0,"
+	"  schema_version INTEGER,"
+	"  agent_version TEXT,"
+	"  dict_epoch INTEGER,"
+	"  PRIMARY KEY (host, seq));"
+	"CREATE INDEX reports_window_end ON reports(window_end);"
+	"CREATE TABLE workloads ("
+	"  id INTEGER PRIMARY KEY,"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	"  cgroup TEXT NOT NULL,"
+	"  name TEXT,"
+	"  first_seen REAL NOT NULL,"
+	"  last_seen REAL NOT NULL,"
+	"  UNIQUE (host_id, cgroup));"
+	"CREATE TABLE endpoints ("
+	"  id INTEGER PRIMARY KEY,"
+	"  workload_id INTEGER NOT NULL REFERENCES workloads(id),"
+	"  protocol TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  endpoint TEXT NOT NULL,"
+	"  first_seen REAL NOT NULL,"
+	"  last_seen REAL NOT NULL,"
+	"  UNIQUE (workload_id, protocol, role, endpoint));"
+	/* Sender dictionaries (proto/wire.h): kind 0 = workload (a = cgroup, b = name),
+	 * kind 1 = endpoint (a = protocol, b = role, c = endpoint). */
+	"CREATE TABLE dict ("
+	"  host_id INTEGER NOT NULL,"
+	"  epoch INTEGER NOT NULL,"
+	"  ref INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  a TEXT NOT NULL,"
+	"  b TEXT NOT NULL,"
+	"  c TEXT NOT NULL,"
+	"  PRIMARY KEY (host_id, epoch, ref)) WITHOUT ROWID;"
+	"CREATE TABLE dict_epochs ("
+	"  host_id INTEGER NOT NULL,"
+	"  epoch INTEGER NOT NULL,"
+	"  last_used REAL NOT NULL,"
+	"  PRIMARY KEY (host_id, epoch)) WITHOUT ROWID;"
+	/* Series: tier 0 = raw windows (ts = window start), 1 = 5-minute and 2 = hourly
+	 * buckets (ts = bucket start). span_s = seconds of windows covered; sums for
+	 * counters, window-weighted means for levels (mem_bytes) and time-weighted means for
+	 * PSI shares; NULL where the host could not measure. */
+	"CREATE TABLE workload_series ("
+	"  workload_id INTEGER NOT NULL,"
+	"  tier INTEGER NOT NULL,"
+	"  ts REAL NOT NULL,"
+	"  span_s REAL NOT NULL,"
+	"  windows INTEGER NOT NULL,"
+	"  cpu_s REAL,"
+	"  cpu_throttled_s REAL,"
+	"  mem_bytes REAL,"
+	"  mem_peak_bytes INTEGER,"
+	"  io_read_bytes INTEGER,"
+	"  io_write_bytes INTEGER,"
+	"  net_rx_bytes INTEGER,"
+	"  net_tx_bytes INTEGER,"
+	"  psi_cpu_some REAL,"
+	"  psi_mem_some REAL,"
+	"  psi_io_some REAL,"
+	"  sessions_closed INTEGER,"
+	"  PRIMARY KEY (workload_id, tier, ts)) WITHOUT ROWID;"
+	"CREATE INDEX workload_series_tier_ts ON workload_series(tier, ts);"
+	"CREATE TABLE endpoint_series ("
+	"  endpoint_id INTEGER NOT NULL,"
+	"  tier INTEGER NOT NULL,"
+	"  ts REAL NOT NULL,"
+	"  span_s REAL NOT NULL,"
+	"  windows INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  errors INTEGER NOT NULL,"
+	"  responses INTEGER NOT NULL,"
+	"  bytes_in INTEGER NOT NULL,"
+	"  bytes_out INTEGER NOT NULL,"
+	"  latency_hist BLOB,"
+	"  PRIMARY KEY (endpoint_id, tier, ts)) WITHOUT ROWID;"
+	"CREATE INDEX endpoint_series_tier_ts ON endpoint_series(tier, ts);"
+	"CREATE TABLE rollup_dirty ("
+	"  tier INTEGER NOT NULL,"
+	"  bucket REAL NOT NULL,"
+	"  PRIMARY KEY (tier, bucket)) WITHOUT ROWID;"
+	/* Signed adjustments queued for their host (filled by the allocation/policy code),
+	 * sent with every ack to that host until an outcome comes back or they expire. */
+	"CREATE TABLE adjustments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  host TEXT NOT NULL,"
+	"  workload TEXT NOT NULL,"
+	"  issued_at REAL NOT NULL,"
+	"  expires_at REAL NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  payload BLOB NOT NULL,"
+	"  signature BLOB NOT NULL,"
+	"  sent_count INTEGER NOT NULL DEFAULT 0,"
+	"  last_sent REAL,"
+	"  outcome INTEGER,"
+	"  outcome_detail TEXT,"
+	"  outcome_at REAL);"
+	"CREATE INDEX adjustments_pending ON adjustments(host, outcome, expires_at);"
+	"CREATE TABLE adjustment_outcomes ("
+	"  host TEXT NOT NULL,"
+	"  adjustment_id INTEGER NOT NULL,"
+	"  workload TEXT,"
+	"  result INTEGER NOT NULL,"
+	"  detail TEXT,"
+	"  at REAL,"
+	"  report_seq INTEGER NOT NULL,"
+	"  previous BLOB);",
+};
+
+_Static_assert(PSC_ARRAY_SIZE(migrations) == PSC_STORE_SCHEMA_VERSION, "one migration per version");
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_LEDGER,
+	ST_HOST,
+	ST_DICT_EPOCH,
+	ST_DICT_PUT,
+	ST_DICT_GET,
+	ST_WORKLOAD,
+	ST_ENDPOINT,
+	ST_WSERIES,
+	ST_ESERIES,
+	ST_ESERIES_GET,
+	ST_ESERIES_MERGE,
+	ST_DIRTY,
+	ST_OUTCOME_LOG,
+	ST_OUTCOME_SET,
+	ST_HOSTS_SINCE,
+	ST_ADJ_ADD,
+	ST_ADJ_PENDING,
+	_ST_MAX,
+};
+
+static const char *const stmt_sql[_ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_LEDGER] = "INSERT INTO reports (host, seq, window_start, window_end, received_at, bytes,"
+		      " workloads, endpoints, schema_version, agent_version, dict_epoch)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		      " ON CONFLICT (host, seq) DO NOTHING",
+	[ST_HOST] = "INSERT INTO hosts (name, agent_version, first_seen, last_seen, last_seq)"
+		    " VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (name) DO UPDATE SET"
+		    " agent_version = excluded.agent_version, last_seen = excluded.last_seen,"
+		    " last_seq = max(last_seq, excluded.last_seq) RETURNING id",
+	[ST_DICT_EPOCH] = "INSERT INTO dict_epochs (host_id, epoch, last_used) VALUES (?1, ?2, ?3)"
+			  " ON CONFLICT DO UPDATE SET last_used = excluded.last_used",
+	[ST_DICT_PUT] = "INSERT OR REPLACE INTO dict (host_id, epoch, ref, kind, a, b, c)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_DICT_GET] = "SELECT a, b, c FROM dict WHERE host_id = ?1 AND epoch = ?2 AND ref = ?3"
+			" AND kind = ?4",
+	[ST_WORKLOAD] = "INSERT INTO workloads (host_id, cgroup, name, first_seen, last_seen)"
+			" VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (host_id, cgroup) DO UPDATE SET"
+			" last_seen = excluded.last_seen,"
+			" name = coalesce(nullif(excluded.name, ''), name) RETURNING id",
+	[ST_ENDPOINT] = "INSERT INTO endpoints (workload_id, protocol, role, endpoint, first_seen,"
+			" last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+			" ON CONFLICT (workload_id, protocol, role, endpoint) DO UPDATE SET"
+			" last_seen = excluded.last_seen RETURNING id",
+	[ST_WSERIES] = "INSERT INTO workload_series (workload_id, tier, ts, span_s, windows, cpu_s,"
+		       " cpu_throttled_s, mem_bytes, mem_peak_bytes, io_read_bytes, io_write_bytes,"
+		       " net_rx_bytes, net_tx_bytes, psi_cpu_some, psi_mem_some, psi_io_some,"
+		       " sessions_closed) VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+		       " ?11, ?12, ?13, ?14, ?15)"
+		       " ON CONFLICT (workload_id, tier, ts) DO UPDATE SET"
+		       " windows = windows + 1, cpu_s = cpu_s + excluded.cpu_s,"
+		       " cpu_throttled_s = cpu_throttled_s + excluded.cpu_throttled_s,"
+		       " mem_bytes = max(mem_bytes, excluded.mem_bytes),"
+		       " mem_peak_bytes = max(mem_peak_bytes, excluded.mem_peak_bytes),"
+		       " io_read_bytes = io_read_bytes + excluded.io_read_bytes,"
+		       " io_write_bytes = io_write_bytes + excluded.io_write_bytes,"
+		       " net_rx_bytes = net_rx_bytes + excluded.net_rx_bytes,"
+		       " net_tx_bytes = net_tx_bytes + excluded.net_tx_bytes,"
+		       " sessions_closed = sessions_closed + excluded.sessions_closed",
+	[ST_ESERIES] = "INSERT INTO endpoint_series (endpoint_id, tier, ts, span_s, windows, count,"
+		       " errors, responses, bytes_in, bytes_out, latency_hist)"
+		       " VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9)"
+		       " ON CONFLICT (endpoint_id, tier, ts) DO NOTHING",
+	[ST_ESERIES_GET] = "SELECT latency_hist FROM endpoint_series WHERE endpoint_id = ?1"
+			   " AND tier = 0 AND ts = ?2",
+	[ST_ESERIES_MERGE] = "UPDATE endpoint_series SET windows = windows + 1,"
+			     " count = count + ?3, errors = errors + ?4, responses = responses + ?5,"
+			     " bytes_in = bytes_in + ?6, bytes_out = bytes_out + ?7,"
+			     " latency_hist = ?8 WHERE endpoint_id = ?1 AND tier = 0 AND ts = ?2",
+	[ST_DIRTY] = "INSERT OR IGNORE INTO rollup_dirty (tier, bucket) VALUES (?1, ?2)",
+	[ST_OUTCOME_LOG] = "INSERT INTO adjustment_outcomes (host, adjustment_id, workload, result,"
+			   " detail, at, report_seq, previous) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_OUTCOME_SET] = "UPDATE adjustments SET outcome = ?3, outcome_detail = ?4,"
+			   " outcome_at = ?5 WHERE id = ?1 AND host = ?2 AND outcome IS NULL",
+	[ST_HOSTS_SINCE] = "SELECT count(*) FROM hosts WHERE last_seen >= ?1",
+	[ST_ADJ_ADD] = "INSERT INTO adjustments (id, host, workload, issued_at, expires_at, reason,"
+		       " payload, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_ADJ_PENDING] = "SELECT id, payload, signature FROM adjustments WHERE host = ?1"
+			   " AND outcome IS NULL AND expires_at > ?2 ORDER BY id LIMIT ?3",
+};
+
+struct psc_store {
+	sqlite3 *db;
+	struct psc_store_options opt;
+	sqlite3_stmt *st[_ST_MAX];
+};
+
+struct psc_store_options psc_store_options_default(void)
+{
+	return (struct psc_store_options){
+		.retention_raw_s = 2 * 86400.0,
+		.retention_5m_s = 35 * 86400.0,
+		.retention_1h_s = 400 * 86400.0,
+		.retention_reports_s = 2 * 86400.0,
+		.rollup_grace_s = 30,
+	};
+}
+
+static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EIO;
+}
+
+static int db_exec(struct psc_store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		psc_err("AGG-STORE-SQL", "%s (in: %.60s)", msg ? msg : "?", sql);
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Steps a statement that returns nothing (or whose rows are ignored) and resets it. */
+static int step_done(struct psc_store *s, sqlite3_stmt *st)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST; /* the caller decides whether that is an error */
+	if (rc != SQLITE_DONE) {
+		psc_err("AGG-STORE-SQL", "%s (in: %.60s)", sqlite3_errmsg(s->db), sqlite3_sql(st));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Steps a statement returning one integer (RETURNING id, count(*)). */
+static int step_id(struct psc_store *s, sqlite3_stmt *st, int64_t *id)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else
+		*id = -1;
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE || *id < 0) {
+		psc_err("AGG-STORE-SQL", "%s (in: %.60s)", sqlite3_errmsg(s->db), sqlite3_sql(st));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int64_t clamp64(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+
+static int read_schema_version(struct psc_store *s, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*version = 0;
+	if (db_exec(s, "CREATE TABLE IF NOT EXISTS schema_version ("
+		       "  version INTEGER NOT NULL, applied_at REAL NOT NULL)") < 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int migrate(struct psc_store *s, char *err, size_t errlen)
+{
+	char sql[128];
+	int v, r;
+
+	r = read_schema_version(s, &v);
+	if (r < 0)
+		return errf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(s->db));
+	if (v > PSC_STORE_SCHEMA_VERSION) {
+		errf(err, errlen, "the database has schema version %d, newer than this binary's %d",
+		     v, PSC_STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (; v < PSC_STORE_SCHEMA_VERSION; v++) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO schema_version (version, applied_at) VALUES (%d, unixepoch())",
+			 v + 1);
+		if (db_exec(s, "BEGIN IMMEDIATE") < 0)
+			return errf(err, errlen, "cannot begin migration: %s", sqlite3_errmsg(s->db));
+		if (db_exec(s, migrations[v]) < 0 || db_exec(s, sql) < 0) {
+			errf(err, errlen, "migration to schema version %d failed: %s", v + 1,
+			     sqlite3_errmsg(s->db));
+			db_exec(s, "ROLLBACK");
+			return -EIO;
+		}
+		if (db_exec(s, "COMMIT") < 0)
+			return errf(err, errlen, "cannot commit migration: %s", sqlite3_errmsg(s->db));
+		psc_info("AGG-STORE-MIGRATE", "database migrated to schema version %d", v + 1);
+	}
+	return 0;
+}
+
+int psc_store_open(struct psc_store **out, const char *path, const struct psc_store_options *opt,
+		   char *err, size_t errlen)
+{
+	struct psc_store *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->opt = opt ? *opt : psc_store_options_default();
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				  SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		r = errf(err, errlen, "cannot open %s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL: readers (sqlite3 CLI, backups, a future API thread) never block ingest. */
+	r = db_exec(s, "PRAGMA journal_mode = WAL");
+	if (r == 0)
+		r = db_exec(s, s->opt.sync_normal ? "PRAGMA synchronous = NORMAL"
+						  : "PRAGMA synchronous = FULL");
+	if (r == 0)
+		r = db_exec(s, "PRAGMA foreign_keys = ON");
+	if (r < 0) {
+		r = errf(err, errlen, "cannot configure %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	r = migrate(s, err, errlen);
+	if (r < 0)
+		goto fail;
+	for (int i = 0; i < _ST_MAX; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK) {
+			r = errf(err, errlen, "cannot prepare statement %d: %s", i,
+				 sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	psc_store_close(&s);
+	return r;
+}
+
+void psc_store_close(struct psc_store **sp)
+{
+	struct psc_store *s = *sp;
+
+	if (!s)
+		return;
+	for (int i = 0; i < _ST_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db)
+		sqlite3_close(s->db);
+	free(s);
+	*sp = NULL;
+}
+
+/* --- histogram blobs --- */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static int get_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*off >= len)
+			return -EBADMSG;
+		uint8_t b = p[(*off)++];
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+size_t psc_store_hist_encode(const uint64_t counts[PSC_HIST_BUCKETS], uint64_t max, uint8_t *buf)
+{
+	size_t n = 0;
+	unsigned prev = 0;
+
+	buf[n++] = 1;
+	n += put_varint(buf + n, max);
+	for (unsigned i = 0; i < PSC_HIST_BUCKETS; i++) {
+		if (!counts[i])
+			continue;
+		n += put_varint(buf + n, i - prev);
+		n += put_varint(buf + n, counts[i]);
+		prev = i;
+	}
+	return n;
+}
+
+int psc_store_hist_decode_add(const uint8_t *blob, size_t len, uint64_t counts[PSC_HIST_BUCKETS],
+			      uint64_t *max)
+{
+	size_t off = 1;
+	uint64_t idx = 0, d, c, m;
+
+	if (len < 2 || blob[0] != 1)
+		return -EBADMSG;
+	if (get_varint(blob, len, &off, &m) < 0)
+		return -EBADMSG;
+	if (m > *max)
+		*max = m;
+	while (off < len) {
+		if (get_varint(blob, len, &off, &d) < 0 || get_varint(blob, len, &off, &c) < 0)
+			return -EBADMSG;
+		idx += d;
+		if (idx >= PSC_HIST_BUCKETS)
+			return -EBADMSG;
+		counts[idx] += c;
+	}
+	return 0;
+}
+
+/* Adds a wire histogram (already validated by the decoder) to @counts. */
+static void hist_add_wire(uint64_t *counts, uint64_t *max, const Prescient__LatencyHistogram *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_bucket && i < m->n_count; i++)
+		if (m->bucket[i] < PSC_HIST_BUCKETS)
+			counts[m->bucket[i]] += m->count[i];
+	for (size_t i = 0; i < m->n_run_counts; i++)
+		if (m->first_bucket + i < PSC_HIST_BUCKETS)
+			counts[m->first_bucket + i] += m->run_counts[i];
+	int64_t v = 0;
+	for (size_t i = 0; i < m->n_run_deltas; i++) {
+		v += m->run_deltas[i];
+		if (m->first_bucket + i < PSC_HIST_BUCKETS && v > 0)
+			counts[m->first_bucket + i] += (uint64_t)v;
+	}
+	if (m->max > *max)
+		*max = m->max;
+}
+
+/* --- ingest --- */
+
+static double bucket_of(double ts, double width)
+{
+	return floor(ts / width) * width;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static void bind_opt_double(sqlite3_stmt *st, int i, bool present, double v)
+{
+	if (present)
+		sqlite3_bind_double(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_opt_int(sqlite3_stmt *st, int i, bool present, uint64_t v)
+{
+	if (present)
+		sqlite3_bind_int64(st, i, clamp64(v));
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Resolved strings of a dictionary entry; point into the statement's row until the next
+ * step, so they are copied. */
+struct dict_val {
+	char a[1024], b[1024], c[4096];
+};
+
+static int dict_get(struct psc_store *s, int64_t host_id, uint64_t epoch, uint32_t ref,
+		    enum dict_kind kind, struct dict_val *v, bool *found)
+{
+	sqlite3_stmt *st = s->st[ST_DICT_GET];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)epoch);
+	sqlite3_bind_int64(st, 3, ref);
+	sqlite3_bind_int(st, 4, kind);
+	rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	if (*found) {
+		snprintf(v->a, sizeof(v->a), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(v->b, sizeof(v->b), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(v->c, sizeof(v->c), "%s", (const char *)sqlite3_column_text(st, 2));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		psc_err("AGG-STORE-SQL", "%s (dictionary lookup)", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int dict_put(struct psc_store *s, int64_t host_id, uint64_t epoch, uint32_t ref,
+		    enum dict_kind kind, const char *a, const char *b, const char *c)
+{
+	sqlite3_stmt *st = s->st[ST_DICT_PUT];
+
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)epoch);
+	sqlite3_bind_int64(st, 3, ref);
+	sqlite3_bind_int(st, 4, kind);
+	bind_text(st, 5, a);
+	bind_text(st, 6, b);
+	bind_text(st, 7, c);
+	return step_done(s, st);
+}
+
+/* Every definition first, so that a reference may precede its definition in a report. */
+static int store_definitions(struct psc_store *s, int64_t host_id, const Prescient__HostReport *r)
+{
+	int e;
+
+	for (size_t i = 0; i < r->n_workloads; i++) {
+		const Prescient__WorkloadWindow *w = r->workloads[i];
+
+		if (w->ref && w->cgroup[0]) {
+			e = dict_put(s, host_id, r->dict_epoch, w->ref, DICT_WORKLOAD, w->cgroup,
+				     w->name, "");
+			if (e < 0)
+				return e;
+		}
+		for (size_t j = 0; j < w->n_endpoints; j++) {
+			const Prescient__EndpointStats *ep = w->endpoints[j];
+
+			if (ep->ref && ep->endpoint[0]) {
+				e = dict_put(s, host_id, r->dict_epoch, ep->ref, DICT_ENDPOINT,
+					     ep->protocol, ep->role, ep->endpoint);
+				if (e < 0)
+					return e;
+			}
+		}
+	}
+	return 0;
+}
+
+static int store_endpoint(struct psc_store *s, int64_t host_id, int64_t workload_id,
+			  const Prescient__HostReport *r, const Prescient__EndpointStats *ep,
+			  double now, bool series, bool *unknown)
+{
+	const char *protocol = ep->protocol, *role = ep->role, *name = ep->endpoint;
+	uint64_t counts[PSC_HIST_BUCKETS] = { 0 }, max = 0;
+	uint8_t blob[PSC_STORE_HIST_BLOB_MAX];
+	struct dict_val v;
+	sqlite3_stmt *st;
+	int64_t id;
+	size_t n;
+	bool found;
+	int e;
+
+	if (ep->ref && !ep->endpoint[0]) {
+		e = dict_get(s, host_id, r->dict_epoch, ep->ref, DICT_ENDPOINT, &v, &found);
+		if (e < 0)
+			return e;
+		if (!found) {
+			*unknown = true;
+			return 0;
+		}
+		protocol = v.a;
+		role = v.b;
+		name = v.c;
+	}
+	st = s->st[ST_ENDPOINT];
+	sqlite3_bind_int64(st, 1, workload_id);
+	bind_text(st, 2, protocol);
+	bind_text(st, 3, role);
+	bind_text(st, 4, name);
+	sqlite3_bind_double(st, 5, now);
+	e = step_id(s, st, &id);
+	if (e < 0 || !series)
+		return e;
+
+	hist_add_wire(counts, &max, ep->latency_us);
+	n = psc_store_hist_encode(counts, max, blob);
+	st = s->st[ST_ESERIES];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_double(st, 2, r->window_start);
+	sqlite3_bind_double(st, 3, r->window_end - r->window_start);
+	sqlite3_bind_int64(st, 4, clamp64(ep->count));
+	sqlite3_bind_int64(st, 5, clamp64(ep->errors));
+	sqlite3_bind_int64(st, 6, clamp64(ep->count >= ep->unanswered ? ep->count - ep->unanswered : 0));
+	sqlite3_bind_int64(st, 7, clamp64(ep->bytes_in));
+	sqlite3_bind_int64(st, 8, clamp64(ep->bytes_out));
+	sqlite3_bind_blob(st, 9, blob, (int)n, SQLITE_STATIC);
+	e = step_done(s, st);
+	if (e < 0 || sqlite3_changes(s->db) > 0)
+		return e;
+
+	/* The same endpoint twice in one window (a report listing it twice, or two reports
+	 * with the same window start): merge, histogram included. */
+	st = s->st[ST_ESERIES_GET];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_double(st, 2, r->window_start);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		psc_store_hist_decode_add(sqlite3_column_blob(st, 0),
+					  (size_t)sqlite3_column_bytes(st, 0), counts, &max);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	n = psc_store_hist_encode(counts, max, blob);
+	st = s->st[ST_ESERIES_MERGE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_double(st, 2, r->window_start);
+	sqlite3_bind_int64(st, 3, clamp64(ep->count));
+	sqlite3_bind_int64(st, 4, clamp64(ep->errors));
+	sqlite3_bind_int64(st, 5, clamp64(ep->count >= ep->unanswered ? ep->count - ep->unanswered : 0));
+	sqlite3_bind_int64(st, 6, clamp64(ep->bytes_in));
+	sqlite3_bind_int64(st, 7, clamp64(ep->bytes_out));
+	sqlite3_bind_blob(st, 8, blob, (int)n, SQLITE_STATIC);
+	return step_done(s, st);
+}
+
+static int store_workload(struct psc_store *s, int64_t host_id, const Prescient__HostReport *r,
+			  const Prescient__WorkloadWindow *w, double now, bool series,
+			  bool *unknown)
+{
+	const char *cgroup = w->cgroup, *name = w->name;
+	uint32_t miss = w->missing;
+	struct dict_val v;
+	sqlite3_stmt *st;
+	int64_t id;
+	bool found;
+	int e;
+
+	if (w->ref && !w->cgroup[0]) {
+		e = dict_get(s, host_id, r->dict_epoch, w->ref, DICT_WORKLOAD, &v, &found);
+		if (e < 0)
+			return e;
+		if (!found) {
+			*unknown = true;
+			return 0;
+		}
+		cgroup = v.a;
+		name = v.b;
+	}
+	st = s->st[ST_WORKLOAD];
+	sqlite3_bind_int64(st, 1, host_id);
+	bind_text(st, 2, cgroup);
+	bind_text(st, 3, name);
+	sqlite3_bind_double(st, 4, now);
+	e = step_id(s, st, &id);
+	if (e < 0)
+		return e;
+
+	if (series) {
+		st = s->st[ST_WSERIES];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_double(st, 2, r->window_start);
+		sqlite3_bind_double(st, 3, r->window_end - r->window_start);
+		bind_opt_double(st, 4, !(miss & PSC_MISSING_CPU), w->cpu_s);
+		bind_opt_double(st, 5, !(miss & PSC_MISSING_THROTTLED), w->cpu_throttled_s);
+		bind_opt_double(st, 6, !(miss & PSC_MISSING_MEM), (double)w->mem_bytes);
+		bind_opt_int(st, 7, !(miss & PSC_MISSING_MEM_PEAK), w->mem_peak_bytes);
+		bind_opt_int(st, 8, !(miss & PSC_MISSING_IO), w->io_read_bytes);
+		bind_opt_int(st, 9, !(miss & PSC_MISSING_IO), w->io_write_bytes);
+		sqlite3_bind_int64(st, 10, clamp64(w->net_rx_bytes));
+		sqlite3_bind_int64(st, 11, clamp64(w->net_tx_bytes));
+		bind_opt_double(st, 12, !(miss & PSC_MISSING_PSI_CPU), w->psi_cpu_some);
+		bind_opt_double(st, 13, !(miss & PSC_MISSING_PSI_MEM), w->psi_mem_some);
+		bind_opt_double(st, 14, !(miss & PSC_MISSING_PSI_IO), w->psi_io_some);
+		sqlite3_bind_int64(st, 15, clamp64(w->sessions_closed));
+		e = step_done(s, st);
+		if (e < 0)
+			return e;
+	}
+	for (size_t j = 0; j < w->n_endpoints && !*unknown; j++) {
+		e = store_endpoint(s, host_id, id, r, w->endpoints[j], now, series, unknown);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int store_outcomes(struct psc_store *s, const Prescient__HostReport *r)
+{
+	uint8_t prev[256];
+	sqlite3_stmt *st;
+	size_t n;
+	int e;
+
+	for (size_t i = 0; i < r->n_outcomes; i++) {
+		const Prescient__AdjustmentOutcome *o = r->outcomes[i];
+
+		st = s->st[ST_OUTCOME_LOG];
+		bind_text(st, 1, r->host_id);
+		sqlite3_bind_int64(st, 2, clamp64(o->adjustment_id));
+		bind_text(st, 3, o->workload);
+		sqlite3_bind_int(st, 4, o->result);
+		bind_text(st, 5, o->detail);
+		sqlite3_bind_double(st, 6, o->at);
+		sqlite3_bind_int64(st, 7, clamp64(r->seq));
+		if (o->previous && (n = prescient__targets__get_packed_size(o->previous)) <=
+					   sizeof(prev)) {
+			prescient__targets__pack(o->previous, prev);
+			sqlite3_bind_blob(st, 8, prev, (int)n, SQLITE_TRANSIENT);
+		} else {
+			sqlite3_bind_null(st, 8);
+		}
+		e = step_done(s, st);
+		if (e < 0)
+			return e;
+		/* REPLAYED only says that a copy arrived twice: not an outcome. */
+		if (o->result == PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__REPLAYED)
+			continue;
+		st = s->st[ST_OUTCOME_SET];
+		sqlite3_bind_int64(st, 1, clamp64(o->adjustment_id));
+		bind_text(st, 2, r->host_id);
+		sqlite3_bind_int(st, 3, o->result);
+		bind_text(st, 4, o->detail);
+		sqlite3_bind_double(st, 5, o->at);
+		e = step_done(s, st);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int mark_dirty(struct psc_store *s, int tier, double bucket)
+{
+	sqlite3_stmt *st = s->st[ST_DIRTY];
+
+	sqlite3_bind_int(st, 1, tier);
+	sqlite3_bind_double(st, 2, bucket);
+	return step_done(s, st);
+}
+
+static int store_report_tx(struct psc_store *s, const Prescient__HostReport *r, size_t frame_bytes,
+			   double now, enum psc_store_result *res)
+{
+	size_t endpoints = 0;
+	bool unknown = false, series;
+	sqlite3_stmt *st;
+	int64_t host_id;
+	int e;
+
+	for (size_t i = 0; i < r->n_workloads; i++)
+		endpoints += r->workloads[i]->n_endpoints;
+	st = s->st[ST_LEDGER];
+	bind_text(st, 1, r->host_id);
+	sqlite3_bind_int64(st, 2, clamp64(r->seq));
+	sqlite3_bind_double(st, 3, r->window_start);
+	sqlite3_bind_double(st, 4, r->window_end);
+	sqlite3_bind_double(st, 5, now);
+	sqlite3_bind_int64(st, 6, (int64_t)frame_bytes);
+	sqlite3_bind_int64(st, 7, (int64_t)r->n_workloads);
+	sqlite3_bind_int64(st, 8, (int64_t)endpoints);
+	sqlite3_bind_int(st, 9, (int)r->schema_version);
+	bind_text(st, 10, r->agent_version);
+	sqlite3_bind_int64(st, 11, (int64_t)r->dict_epoch);
+	e = step_done(s, st);
+	if (e < 0)
+		return e;
+	if (sqlite3_changes(s->db) == 0) {
+		*res = PSC_STORE_DUPLICATE;
+		return 0;
+	}
+
+	st = s->st[ST_HOST];
+	bind_text(st, 1, r->host_id);
+	bind_text(st, 2, r->agent_version);
+	sqlite3_bind_double(st, 3, now);
+	sqlite3_bind_int64(st, 4, clamp64(r->seq));
+	e = step_id(s, st, &host_id);
+	if (e < 0)
+		return e;
+	if (r->dict_epoch) {
+		st = s->st[ST_DICT_EPOCH];
+		sqlite3_bind_int64(st, 1, host_id);
+		sqlite3_bind_int64(st, 2, (int64_t)r->dict_epoch);
+		sqlite3_bind_double(st, 3, now);
+		e = step_done(s, st);
+		if (e == 0)
+			e = store_definitions(s, host_id, r);
+		if (e < 0)
+			return e;
+	}
+	/* Late windows (a long spool replay) within an hour of the raw retention would only
+	 * be deleted again, and could leave a rolled-up bucket half recomputed: the ledger
+	 * keeps them, the series do not. */
+	series = r->window_start >= now - s->opt.retention_raw_s + TIER_1H_S;
+	for (size_t i = 0; i < r->n_workloads && !unknown; i++) {
+		e = store_workload(s, host_id, r, r->workloads[i], now, series, &unknown);
+		if (e < 0)
+			return e;
+	}
+	if (unknown) {
+		*res = PSC_STORE_UNKNOWN_REF;
+		return 0;
+	}
+	e = store_outcomes(s, r);
+	if (e == 0 && series && r->n_workloads)
+		e = mark_dirty(s, PSC_TIER_5M, bucket_of(r->window_start, TIER_5M_S));
+	if (e < 0)
+		return e;
+	*res = PSC_STORE_STORED;
+	return 0;
+}
+
+int psc_store_report(struct psc_store *s, const Prescient__HostReport *r, size_t frame_bytes,
+		     double now, enum psc_store_result *res)
+{
+	int e;
+
+	if (r->window_end < now - s->opt.retention_reports_s) {
+		*res = PSC_STORE_STALE;
+		return 0;
+	}
+	e = step_done(s, s->st[ST_BEGIN]);
+	if (e < 0)
+		return e;
+	e = store_report_tx(s, r, frame_bytes, now, res);
+	if (e < 0 || *res != PSC_STORE_STORED) {
+		step_done(s, s->st[ST_ROLLBACK]);
+		return e;
+	}
+	/* The caller acknowledges after this: the commit is the durability point. */
+	e = step_done(s, s->st[ST_COMMIT]);
+	if (e < 0 && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
+/* --- maintenance --- */
+
+/* Recomputes one bucket of @tier from the tier below: idempotent, so a bucket that late
+ * windows re-dirty is simply recomputed. */
+static int rollup_bucket(struct psc_store *s, int tier, double b)
+{
+	double width = tier == PSC_TIER_5M ? TIER_5M_S : TIER_1H_S;
+	uint64_t counts[PSC_HIST_BUCKETS], max = 0;
+	uint8_t blob[PSC_STORE_HIST_BLOB_MAX];
+	sqlite3_stmt *sel = NULL, *ins = NULL, *ws = NULL;
+	int64_t cur = -1, sum[5] = { 0 }, windows = 0;
+	double span = 0;
+	int rc, e = -EIO;
+
+	rc = sqlite3_prepare_v2(
+		s->db,
+		"INSERT OR REPLACE INTO workload_series (workload_id, tier, ts, span_s, windows,"
+		" cpu_s, cpu_throttled_s, mem_bytes, mem_peak_bytes, io_read_bytes, io_write_bytes,"
+		" net_rx_bytes, net_tx_bytes, psi_cpu_some, psi_mem_some, psi_io_some,"
+		" sessions_closed)"
+		" SELECT workload_id, ?1, ?2, sum(span_s), sum(windows), sum(cpu_s),"
+		" sum(cpu_throttled_s),"
+		" sum(mem_bytes * windows) / sum(CASE WHEN mem_bytes IS NULL THEN NULL ELSE windows END),"
+		" max(mem_peak_bytes), sum(io_read_bytes), sum(io_write_bytes), sum(net_rx_bytes),"
+		" sum(net_tx_bytes),"
+		" sum(psi_cpu_some * span_s) / sum(CASE WHEN psi_cpu_some IS NULL THEN NULL ELSE span_s END),"
+		" sum(psi_mem_some * span_s) / sum(CASE WHEN psi_mem_some IS NULL THEN NULL ELSE span_s END),"
+		" sum(psi_io_some * span_s) / sum(CASE WHEN psi_io_some IS NULL THEN NULL ELSE span_s END),"
+		" sum(sessions_closed)"
+		" FROM workload_series WHERE tier = ?3 AND ts >= ?2 AND ts < ?2 + ?4"
+		" GROUP BY workload_id",
+		-1, &ws, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int(ws, 1, tier);
+	sqlite3_bind_double(ws, 2, b);
+	sqlite3_bind_int(ws, 3, tier - 1);
+	sqlite3_bind_double(ws, 4, width);
+	if (sqlite3_step(ws) != SQLITE_DONE)
+		goto out;
+
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT endpoint_id, span_s, windows, count, errors, responses,"
+				" bytes_in, bytes_out, latency_hist FROM endpoint_series"
+				" WHERE tier = ?1 AND ts >= ?2 AND ts < ?2 + ?3 ORDER BY endpoint_id",
+				-1, &sel, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_prepare_v2(s->db,
+				"INSERT OR REPLACE INTO endpoint_series (endpoint_id, tier, ts,"
+				" span_s, windows, count, errors, responses, bytes_in, bytes_out,"
+				" latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+				-1, &ins, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int(sel, 1, tier - 1);
+	sqlite3_bind_double(sel, 2, b);
+	sqlite3_bind_double(sel, 3, width);
+	memset(counts, 0, sizeof(counts));
+	for (;;) {
+		rc = sqlite3_step(sel);
+		int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			goto out;
+		if (cur >= 0 && id != cur) {
+			size_t n = psc_store_hist_encode(counts, max, blob);
+
+			sqlite3_bind_int64(ins, 1, cur);
+			sqlite3_bind_int(ins, 2, tier);
+			sqlite3_bind_double(ins, 3, b);
+			sqlite3_bind_double(ins, 4, span);
+			sqlite3_bind_int64(ins, 5, windows);
+			for (int k = 0; k < 5; k++)
+				sqlite3_bind_int64(ins, 6 + k, sum[k]);
+			sqlite3_bind_blob(ins, 11, blob, (int)n, SQLITE_STATIC);
+			if (sqlite3_step(ins) != SQLITE_DONE)
+				goto out;
+			sqlite3_reset(ins);
+			memset(counts, 0, sizeof(counts));
+			memset(sum, 0, sizeof(sum));
+			max = 0;
+			windows = 0;
+			span = 0;
+		}
+		if (rc == SQLITE_DONE)
+			break;
+		cur = id;
+		span += sqlite3_column_double(sel, 1);
+		windows += sqlite3_column_int64(sel, 2);
+		for (int k = 0; k < 5; k++)
+			sum[k] += sqlite3_column_int64(sel, 3 + k);
+		if (sqlite3_column_type(sel, 8) == SQLITE_BLOB)
+			psc_store_hist_decode_add(sqlite3_column_blob(sel, 8),
+						  (size_t)sqlite3_column_bytes(sel, 8), counts, &max);
+	}
+	e = 0;
+	if (tier == PSC_TIER_5M)
+		e = mark_dirty(s, PSC_TIER_1H, bucket_of(b, TIER_1H_S));
+out:
+	if (e < 0 && e != -ENOMEM)
+		psc_err("AGG-STORE-ROLLUP", "rollup of tier %d bucket %.0f failed: %s", tier, b,
+			sqlite3_errmsg(s->db));
+	sqlite3_finalize(ws);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	return e;
+}
+
+/* Closed dirty buckets of @tier: recomputed, or dropped when the tier below no longer
+ * holds all of the bucket. */
+static int rollup_tier(struct psc_store *s, int tier, double now, struct psc_store_maint *m)
+{
+	double width = tier == PSC_TIER_5M ? TIER_5M_S : TIER_1H_S;
+	double src_cutoff = now - (tier == PSC_TIER_5M ? s->opt.retention_raw_s
+						       : s->opt.retention_5m_s);
+	double buckets[ROLLUP_BATCH];
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int n = 0, e = 0;
+
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT bucket FROM rollup_dirty WHERE tier = ?1 AND bucket <= ?2"
+			       " ORDER BY bucket LIMIT ?3",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM rollup_dirty WHERE tier = ?1 AND bucket = ?2",
+			       -1, &del, NULL) != SQLITE_OK) {
+		e = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, tier);
+	sqlite3_bind_double(st, 2, now - width - s->opt.rollup_grace_s);
+	sqlite3_bind_int(st, 3, ROLLUP_BATCH);
+	while (n < ROLLUP_BATCH && sqlite3_step(st) == SQLITE_ROW)
+		buckets[n++] = sqlite3_column_double(st, 0);
+	sqlite3_reset(st);
+	if (n == ROLLUP_BATCH)
+		m->more = true;
+	for (int i = 0; i < n && e == 0; i++) {
+		e = step_done(s, s->st[ST_BEGIN]);
+		if (e < 0)
+			break;
+		if (buckets[i] >= src_cutoff) {
+			e = rollup_bucket(s, tier, buckets[i]);
+			if (e == 0)
+				m->rolled_up++;
+		}
+		if (e == 0) {
+			sqlite3_bind_int(del, 1, tier);
+			sqlite3_bind_double(del, 2, buckets[i]);
+			e = step_done(s, del);
+		}
+		if (e == 0)
+			e = step_done(s, s->st[ST_COMMIT]);
+		if (e < 0 && !sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+	return e;
+}
+
+static int delete_chunk(struct psc_store *s, const char *sql, double cutoff, int tier,
+			struct psc_store_maint *m)
+{
+	sqlite3_stmt *st = NULL;
+	int changes;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		psc_err("AGG-STORE-SQL", "%s (retention)", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	/* ?1 cutoff, ?2 tier, ?3 chunk: a statement uses what it needs. */
+	sqlite3_bind_double(st, 1, cutoff);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int(st, 2, tier);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		sqlite3_bind_int(st, 3, RETENTION_CHUNK);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		psc_err("AGG-STORE-SQL", "%s (retention)", sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return -EIO;
+	}
+	sqlite3_finalize(st);
+	changes = sqlite3_changes(s->db);
+	m->deleted += (unsigned)changes;
+	if (changes >= RETENTION_CHUNK)
+		m->more = true;
+	return 0;
+}
+
+static int retention(struct psc_store *s, double now, struct psc_store_maint *m)
+{
+	const double cutoff[_PSC_TIER_MAX] = {
+		[PSC_TIER_RAW] = now - s->opt.retention_raw_s,
+		[PSC_TIER_5M] = now - s->opt.retention_5m_s,
+		[PSC_TIER_1H] = now - s->opt.retention_1h_s,
+	};
+	int e = 0;
+
+	for (int t = 0; t < _PSC_TIER_MAX && e == 0; t++) {
+		e = delete_chunk(s,
+				 "DELETE FROM workload_series WHERE (workload_id, tier, ts) IN"
+				 " (SELECT workload_id, tier, ts FROM workload_series"
+				 " WHERE tier = ?2 AND ts < ?1 LIMIT ?3)",
+				 cutoff[t], t, m);
+		if (e == 0)
+			e = delete_chunk(s,
+					 "DELETE FROM endpoint_series WHERE (endpoint_id, tier, ts) IN"
+					 " (SELECT endpoint_id, tier, ts FROM endpoint_series"
+					 " WHERE tier = ?2 AND ts < ?1 LIMIT ?3)",
+					 cutoff[t], t, m);
+	}
+	if (e == 0)
+		e = delete_chunk(s,
+				 "DELETE FROM reports WHERE rowid IN (SELECT rowid FROM reports"
+				 " WHERE window_end < ?1 LIMIT ?3)",
+				 now - s->opt.retention_reports_s, 0, m);
+	/* A dictionary epoch unused for the ledger's retention can only serve reports that
+	 * would be refused as stale anyway. */
+	if (e == 0)
+		e = delete_chunk(s,
+				 "DELETE FROM dict WHERE (host_id, epoch) IN (SELECT host_id, epoch"
+				 " FROM dict_epochs WHERE last_used < ?1 LIMIT ?3)",
+				 now - s->opt.retention_reports_s, 0, m);
+	if (e == 0)
+		e = delete_chunk(s,
+				 "DELETE FROM dict_epochs WHERE last_used < ?1 AND"
+				 " NOT EXISTS (SELECT 1 FROM dict d WHERE d.host_id ="
+				 " dict_epochs.host_id AND d.epoch = dict_epochs.epoch)",
+				 now - s->opt.retention_reports_s, 0, m);
+	return e;
+}
+
+int psc_store_maintain(struct psc_store *s, double now, struct psc_store_maint *m)
+{
+	int e;
+
+	memset(m, 0, sizeof(*m));
+	e = rollup_tier(s, PSC_TIER_5M, now, m);
+	if (e == 0)
+		e = rollup_tier(s, PSC_TIER_1H, now, m);
+	if (e == 0)
+		e = retention(s, now, m);
+	return e;
+}
+
+int psc_store_hosts_since(struct psc_store *s, double since, uint64_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_HOSTS_SINCE];
+	int64_t v;
+	int e;
+
+	sqlite3_bind_double(st, 1, since);
+	e = step_id(s, st, &v);
+	if (e == 0)
+		*n = (uint64_t)v;
+	return e;
+}
+
+/* --- adjustments --- */
+
+int psc_store_adjustment_add(struct psc_store *s, const Prescient__SignedAdjustment *sa)
+{
+	Prescient__Adjustment *a;
+	sqlite3_stmt *st = s->st[ST_ADJ_ADD];
+	int e;
+
+	a = prescient__adjustment__unpack(NULL, sa->adjustment.len, sa->adjustment.data);
+	if (!a)
+		return -EBADMSG;
+	sqlite3_bind_int64(st, 1, clamp64(a->id));
+	bind_text(st, 2, a->host_id);
+	bind_text(st, 3, a->workload);
+	sqlite3_bind_double(st, 4, a->issued_at);
+	sqlite3_bind_double(st, 5, a->expires_at);
+	bind_text(st, 6, a->reason);
+	sqlite3_bind_blob(st, 7, sa->adjustment.data, (int)sa->adjustment.len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, sa->signature.data, (int)sa->signature.len, SQLITE_STATIC);
+	e = step_done(s, st);
+	prescient__adjustment__free_unpacked(a, NULL);
+	return e;
+}
+
+void psc_store_adjustments_free(Prescient__SignedAdjustment ***vp, size_t n)
+{
+	Prescient__SignedAdjustment **v = *vp;
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i])
+			psc_wire_signed_clear(v[i]);
+		free(v[i]);
+	}
+	free(v);
+	*vp = NULL;
+}
+
+static uint8_t *dup_blob(sqlite3_stmt *st, int col, size_t *len)
+{
+	int n = sqlite3_column_bytes(st, col);
+	const void *p = sqlite3_column_blob(st, col);
+	uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
+
+	if (d && n > 0)
+		memcpy(d, p, (size_t)n);
+	*len = n > 0 ? (size_t)n : 0;
+	return d;
+}
+
+int psc_store_adjustments_pending(struct psc_store *s, const char *host, double now, size_t max,
+				  Prescient__SignedAdjustment ***out, size_t *count)
+{
+	Prescient__SignedAdjustment **v = NULL;
+	sqlite3_stmt *st = s->st[ST_ADJ_PENDING];
+	size_t n = 0;
+	int rc, e = 0;
+
+	if (max == 0) {
+		*out = NULL;
+		*count = 0;
+		return 0;
+	}
+	v = calloc(max, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	bind_text(st, 1, host);
+	sqlite3_bind_double(st, 2, now);
+	sqlite3_bind_int64(st, 3, (int64_t)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		Prescient__SignedAdjustment *sa = malloc(sizeof(*sa));
+
+		if (!sa) {
+			e = -ENOMEM;
+			break;
+		}
+		prescient__signed_adjustment__init(sa);
+		v[n++] = sa;
+		sa->adjustment.data = dup_blob(st, 1, &sa->adjustment.len);
+		sa->signature.data = dup_blob(st, 2, &sa->signature.len);
+		if (!sa->adjustment.data || !sa->signature.data) {
+			e = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (e < 0) {
+		psc_store_adjustments_free(&v, n);
+		return e;
+	}
+	*out = v;
+	*count = n;
+	return 0;
+}
