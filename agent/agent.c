@@ -23,9 +23,11 @@
 #include "hashmap.h"
 #include "loader.h"
 #include "recording.h"
+#include "report_pb.h"
 #include "log.h"
 #include "report.h"
 #include "socktrack.h"
+#include "uplink.h"
 #include "window.h"
 
 _Static_assert(sizeof(struct psc_event_hdr) == 56, "events.h ABI changed: update both sides");
@@ -60,6 +62,10 @@ struct agent {
 	uint64_t events;     /* ring-buffer records received */
 	double window_start;
 	struct psc_recorder *rec;	 /* --record */
+	struct psc_uplink *uplink;	 /* --aggregator */
+	struct psc_report_item *items;	 /* this window's reports, for the uplink */
+	size_t n_items, cap_items;
+	uint64_t ringbuf_drops_window;
 	/* cgroup id -> path (char *), learned when an id is first seen (a short-lived cgroup
 	 * may be gone by the end of the window) or from a recording's path records. */
 	struct psc_hashmap *paths;
@@ -319,6 +325,49 @@ static void emit(struct agent *a, struct psc_workload *wl, struct workload_info 
 		fputc('\n', stdout);
 	}
 	a->reports++;
+	if (!a->uplink)
+		return;
+	if (a->n_items == a->cap_items) {
+		size_t cap = a->cap_items ? a->cap_items * 2 : 64;
+		struct psc_report_item *n = realloc(a->items, cap * sizeof(*n));
+		if (!n)
+			return;
+		a->items = n;
+		a->cap_items = cap;
+	}
+	a->items[a->n_items++] = (struct psc_report_item){
+		.cgroup = info->path, .name = info->name, .usage = *u, .wl = wl
+	};
+}
+
+/* One HostReport per window with every workload emitted, to the spool and on. */
+static void send_report(struct agent *a, double start, double end)
+{
+	_cleanup_free_ uint8_t *packed = NULL;
+	size_t len;
+	uint64_t seq;
+	int r;
+
+	r = psc_uplink_take_seq(a->uplink, &seq);
+	if (r < 0) {
+		psc_err("AGENT-SPOOL-LOSS", "no sequence number for this window's report: %s",
+			strerror(-r));
+		return;
+	}
+	struct psc_report_header h = {
+		.host_id = a->opts->host_id,
+		.seq = seq,
+		.window_start = start,
+		.window_end = end,
+		.sample_every = a->opts->sample_every ? a->opts->sample_every : 1,
+		.ring_drops = a->ringbuf_drops_window,
+	};
+	r = psc_report_pb_pack(&h, a->items, a->n_items, &packed, &len);
+	if (r < 0) {
+		psc_err("AGENT-SPOOL-LOSS", "cannot encode report %" PRIu64 ": %s", seq, strerror(-r));
+		return;
+	}
+	psc_uplink_submit(a->uplink, seq, packed, len);
 }
 
 static void forget_workload(struct agent *a, uint64_t cgroup_id)
@@ -341,6 +390,13 @@ static void end_window(struct agent *a, double end)
 		ring_buffer__consume(a->rb);
 	if (a->skel)
 		collect_kernel_counters(a);
+	a->n_items = 0;
+	a->ringbuf_drops_window = 0;
+	if (a->skel) {
+		uint64_t drops[_PSC_DROP_MAX];
+		read_drops(a, drops);
+		a->ringbuf_drops_window = drops[PSC_DROP_RINGBUF] - a->drops_reported[PSC_DROP_RINGBUF];
+	}
 
 	while ((wl = psc_window_next(a->window, &it))) {
 		struct workload_info *info = workload_info(a, wl, &refreshed);
@@ -369,6 +425,9 @@ static void end_window(struct agent *a, double end)
 		info->base = now;
 		info->has_base = !vanished;
 	}
+	/* Before forgetting: the items point into the workloads. */
+	if (a->uplink)
+		send_report(a, a->window_start, end);
 	for (size_t i = 0; i < n_gone; i++)
 		forget_workload(a, gone[i]);
 	psc_window_reset(a->window, a->opts->idle_windows);
@@ -415,6 +474,14 @@ static void summary(struct agent *a)
 		events, total_drops, drops[PSC_DROP_RINGBUF], drops[PSC_DROP_SOCK_MAP],
 		drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests,
 		cc->responses, cc->unpaired_responses, a->windows, a->reports);
+	if (a->uplink) {
+		const struct psc_uplink_counters *uc = psc_uplink_counters(a->uplink);
+		fprintf(stderr,
+			"prescient-agent: uplink: %" PRIu64 " reports sent, %" PRIu64 " acked, %" PRIu64
+			" refused, %zu still spooled, %" PRIu64 " lost from the spool\n",
+			uc->sent, uc->acked, uc->refused, psc_uplink_spooled(a->uplink),
+			psc_uplink_spool_dropped(a->uplink));
+	}
 }
 
 static int setup_fds(struct agent *a, int *epfd, int *tfd, int *sfd)
@@ -445,6 +512,10 @@ static int setup_fds(struct agent *a, int *epfd, int *tfd, int *sfd)
 	epoll_ctl(*epfd, EPOLL_CTL_ADD, *tfd, &ev);
 	ev.data.fd = ring_buffer__epoll_fd(a->rb);
 	epoll_ctl(*epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	if (a->uplink) {
+		ev.data.fd = psc_uplink_fd(a->uplink);
+		epoll_ctl(*epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	return 0;
 }
 
@@ -475,6 +546,10 @@ static int loop(struct agent *a)
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
 				ring_buffer__consume(a->rb);
+				if (a->uplink)
+					psc_uplink_tick(a->uplink);
+			} else if (a->uplink && fd == psc_uplink_fd(a->uplink)) {
+				psc_uplink_on_readable(a->uplink);
 			} else {
 				ring_buffer__consume(a->rb);
 			}
@@ -585,6 +660,19 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 		return psc_log_err_r(r, "cannot index cgroups");
 	psc_cgroup_index_refresh(a.index);
 
+	if (opts->aggregator_url) {
+		struct psc_uplink_opts uo = {
+			.url = opts->aggregator_url,
+			.keys_dir = opts->keys_dir,
+			.spool_dir = opts->spool_dir,
+			.spool_max_bytes = opts->spool_max_bytes,
+			.host_id = opts->host_id,
+		};
+		r = psc_uplink_new(&a.uplink, &uo);
+		if (r < 0)
+			goto out;
+	}
+
 	struct psc_loader_opts lo = {
 		.head_len = opts->head_len,
 		.ringbuf_bytes = opts->ringbuf_bytes,
@@ -625,8 +713,13 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 		psc_info("AGENT-SEED", "tracking %d sockets that existed before start", r);
 
 	r = loop(&a);
+	/* The final window's report deserves a chance to be acknowledged. */
+	if (a.uplink)
+		psc_uplink_drain(a.uplink, 3.0);
 	summary(&a);
 out:
+	psc_uplink_free(&a.uplink);
+	free(a.items);
 	if (a.rec && psc_recorder_close(&a.rec) < 0)
 		psc_err("AGENT-RECORD", "writing %s failed: the recording is incomplete",
 			opts->record_path);

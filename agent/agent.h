@@ -19,6 +19,10 @@ struct psc_agent_opts {
 	bool print;		  /* JSON Lines on stdout */
 	unsigned idle_windows;	  /* forget a workload after this many idle windows */
 	uint32_t sample_every;	  /* capture one connection in N (default 1: all) */
+	const char *aggregator_url; /* send reports there (nanomsg URL); NULL: no uplink */
+	const char *keys_dir;	    /* fleet.key and signing.pub */
+	const char *spool_dir;	    /* reports wait here until acknowledged */
+	uint64_t spool_max_bytes;
 	const char *record_path;  /* also write every ring-buffer record here */
 	const char *replay_path;  /* no BPF: run the pipeline over this recording */
 };

@@ -121,10 +121,13 @@ static void detect(struct conn *c, const struct psc_event_hdr *h, const uint8_t 
 	}
 	if (++c->detect_tries >= PSC_CONN_DETECT_TRIES) {
 		c->proto_final = true;
+		/* No parser knows these bytes: guess the side from the ports (servers listen on
+		 * the lower, well-known or configured port; clients get ephemeral ones). */
 		if (c->role == PSC_ROLE_UNKNOWN)
-			c->role = PSC_ROLE_SERVER;
+			c->role = h->local_port && h->local_port < h->remote_port ? PSC_ROLE_SERVER :
+										    PSC_ROLE_CLIENT;
 		if (!c->server_port)
-			c->server_port = h->local_port;
+			c->server_port = c->role == PSC_ROLE_SERVER ? h->local_port : h->remote_port;
 	}
 }
 
@@ -160,7 +163,10 @@ static void account_unknown(struct psc_conn_table *t, struct conn *c,
 	char endpoint[32];
 	struct psc_ep_ref ref;
 
-	snprintf(endpoint, sizeof(endpoint), "port %u", c->server_port);
+	/* Until detection gives up, a scanned connection's side is not known yet. */
+	uint16_t port = c->server_port ? c->server_port :
+			h->local_port < h->remote_port ? h->local_port : h->remote_port;
+	snprintf(endpoint, sizeof(endpoint), "port %u", port);
 	if (flow_of(c->role, h->dir) == PSC_FLOW_TO_SERVER) {
 		if (psc_window_request(t->window, h->cgroup_id, PSC_PROTO_UNKNOWN, c->role, endpoint,
 				       in, out, &ref) == 0) {

@@ -17,6 +17,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: prescient-agent --print [OPTIONS]\n"
+		"       prescient-agent --aggregator URL --keys DIR [--spool DIR] [OPTIONS]\n"
 		"\n"
 		"Per-host agent of prescient: watches every workload (cgroup) on this host with eBPF\n"
 		"(socket syscalls only: HTTP/1.x, PostgreSQL, MySQL, Redis and DNS are parsed) and\n"
@@ -27,6 +28,12 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  --print              write one JSON object per workload per window to stdout\n"
 		"                       (JSON Lines; the format is in README.md)\n"
+		"  --aggregator URL     send every window's report to the aggregator at URL\n"
+		"                       (nanomsg, e.g. tcp://10.0.0.5:7070); the agent connects out\n"
+		"  --keys DIR           fleet.key and signing.pub (from prescient-aggregator keygen)\n"
+		"  --spool DIR          reports wait here until acknowledged, across restarts\n"
+		"                       (default /var/lib/prescient/spool)\n"
+		"  --spool-max-mb N     spool bound; the oldest reports are dropped past it (default 256)\n"
 		"  --window S           window length in seconds (default 10, 0.1..3600)\n"
 		"  --duration S         stop after S seconds (default: run until SIGINT/SIGTERM)\n"
 		"  --head-bytes N       bytes captured from the start of each socket message\n"
@@ -101,6 +108,10 @@ int main(int argc, char **argv)
 		OPT_RECORD,
 		OPT_REPLAY,
 		OPT_SAMPLE,
+		OPT_AGGREGATOR,
+		OPT_KEYS,
+		OPT_SPOOL,
+		OPT_SPOOL_MAX,
 	};
 	static const struct option longopts[] = {
 		{ "print", no_argument, NULL, OPT_PRINT },
@@ -119,6 +130,10 @@ int main(int argc, char **argv)
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "sample", required_argument, NULL, OPT_SAMPLE },
+		{ "aggregator", required_argument, NULL, OPT_AGGREGATOR },
+		{ "keys", required_argument, NULL, OPT_KEYS },
+		{ "spool", required_argument, NULL, OPT_SPOOL },
+		{ "spool-max-mb", required_argument, NULL, OPT_SPOOL_MAX },
 		{},
 	};
 	char host[256];
@@ -130,6 +145,8 @@ int main(int argc, char **argv)
 		.proc_root = "/proc",
 		.idle_windows = 6,
 		.sample_every = 1,
+		.spool_dir = "/var/lib/prescient/spool",
+		.spool_max_bytes = 256ull << 20,
 	};
 	enum psc_log_level level = PSC_LOG_INFO;
 	bool log_json = false;
@@ -194,6 +211,20 @@ int main(int argc, char **argv)
 		case OPT_LOGJSON:
 			log_json = true;
 			break;
+		case OPT_AGGREGATOR:
+			o.aggregator_url = optarg;
+			break;
+		case OPT_KEYS:
+			o.keys_dir = optarg;
+			break;
+		case OPT_SPOOL:
+			o.spool_dir = optarg;
+			break;
+		case OPT_SPOOL_MAX:
+			if (parse_double("--spool-max-mb", optarg, 1, 1 << 20, &v) < 0)
+				return 2;
+			o.spool_max_bytes = (uint64_t)v << 20;
+			break;
 		case OPT_SAMPLE:
 			if (parse_double("--sample", optarg, 1, 1000000, &v) < 0)
 				return 2;
@@ -224,9 +255,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "prescient-agent: --record and --replay exclude each other\n");
 		return 2;
 	}
-	if (!o.print) {
+	if (o.aggregator_url && !o.keys_dir) {
+		fprintf(stderr, "prescient-agent: --aggregator needs --keys DIR (fleet.key, signing.pub)\n");
+		return 2;
+	}
+	if (o.aggregator_url && o.replay_path) {
+		fprintf(stderr, "prescient-agent: --replay does not send to an aggregator\n");
+		return 2;
+	}
+	if (!o.print && !o.aggregator_url) {
 		fprintf(stderr, "prescient-agent: nothing to do: use --print to write reports to stdout "
-				"(see --help)\n");
+				"or --aggregator URL to send them (see --help)\n");
 		return 2;
 	}
 	psc_log_setup(level, log_json);
