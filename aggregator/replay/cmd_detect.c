@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "forecast.h"
+#include "replay.h"
+
+static void help(void)
+{
+	printf("Usage: prescient-replay detect [OPTIONS] FILE\n"
+	       "\n"
+	       "Replays FILE ('-' = stdin) and prints, for every input row:\n"
+	       "  timestamp,value,score\n"
+	       "score in [0,1] is the shift score of that row, computed from rows up to it only:\n"
+	       "the residual of the online one-step forecast (best model by rolling back-test)\n"
+	       "is watched by a Shewhart chart and a two-sided CUSUM, each calibrated against\n"
+	       "its own recent values (robust, heavy-tailed); with x = -log10(tail probability\n"
+	       "of the stronger chart), score = x / (x + 3), so 0.5 is a 1-in-1000 event; halved\n"
+	       "while it does not exceed the recent alarm level (one alarm per episode).\n"
+	       "\n"
+	       "Options:\n"
+	       "  -c, --column NAME   value column (default: 'value', else the first '*usage*')\n"
+	       "  -m, --models LIST   forecasting models (see 'forecast --help')\n"
+	       "  -p, --period P      season: auto (default), none, daily, weekly, or steps\n"
+	       "  -e, --explain       add columns: chart,direction,start,expected,z\n"
+	       "      --charts LIST   shewhart,cusum (default both)\n"
+	       "      --cusum-k K     CUSUM allowance in robust sd (default 1)\n"
+	       "      --window N      residuals kept for the scale and tail (default 1024)\n"
+	       "      --strict        refuse repeated timestamps and gaps instead of repairing them\n"
+	       "  -q, --quiet         no warnings on stderr\n"
+	       "  -h, --help          this text\n");
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "column", required_argument, NULL, 'c' }, { "models", required_argument, NULL, 'm' },
+		{ "period", required_argument, NULL, 'p' }, { "explain", no_argument, NULL, 'e' },
+		{ "strict", no_argument, NULL, 'S' },	    { "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },	    { "charts", required_argument, NULL, 'C' },
+		{ "cusum-k", required_argument, NULL, 'k' }, { "window", required_argument, NULL, 'w' },
+		{}
+	};
+	static const char *const chart_names[] = { "none", "shewhart", "cusum" };
+	struct psc_replay_input_opts in = { 0 };
+	const char *models = NULL, *period = "auto";
+	bool explain = false;
+	struct psc_detector_cfg dcfg;
+	char *end;
+
+	psc_detector_cfg_default(&dcfg);
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:m:p:eqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			in.column = optarg;
+			break;
+		case 'm':
+			models = optarg;
+			break;
+		case 'p':
+			period = optarg;
+			break;
+		case 'e':
+			explain = true;
+			break;
+		case 'S':
+			in.strict = true;
+			break;
+		case 'q':
+			in.quiet = true;
+			break;
+		case 'C':
+			dcfg.charts = 0;
+			if (strstr(optarg, "shewhart"))
+				dcfg.charts |= 1u << PSC_CHART_SHEWHART;
+			if (strstr(optarg, "cusum"))
+				dcfg.charts |= 1u << PSC_CHART_CUSUM;
+			if (!dcfg.charts)
+				return psc_replay_usage_error("detect", "invalid --charts '%s'", optarg);
+			break;
+		case 'k':
+			dcfg.cusum_k = strtod(optarg, &end);
+			if (*end || !(dcfg.cusum_k > 0) || dcfg.cusum_k > 10)
+				return psc_replay_usage_error("detect", "invalid --cusum-k '%s'", optarg);
+			break;
+		case 'w':
+			dcfg.window = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end || dcfg.window < 16 || dcfg.window > 1000000)
+				return psc_replay_usage_error("detect", "invalid --window '%s'", optarg);
+			break;
+		case 'h':
+			help();
+			return PSC_REPLAY_OK;
+		default:
+			return psc_replay_usage_error("detect", "invalid option");
+		}
+	}
+	if (optind + 1 != argc)
+		return psc_replay_usage_error("detect", "expected exactly one input FILE");
+	struct psc_fc_cfg cfg;
+	psc_fc_cfg_default(&cfg, 1);
+	if (models && psc_replay_parse_models(models, &cfg.models) < 0)
+		return psc_replay_usage_error("detect", "invalid --models '%s'", models);
+	int32_t per;
+	if (psc_replay_parse_period(period, 300, &per) < 0)
+		return psc_replay_usage_error("detect", "invalid --period '%s'", period);
+
+	struct psc_series *s = NULL;
+	if (psc_replay_load_csv(argv[optind], &in, &s) < 0)
+		return PSC_REPLAY_BAD_INPUT;
+	uint32_t mask = cfg.models;
+	psc_fc_cfg_default(&cfg, s->interval);
+	cfg.models = mask;
+	psc_replay_parse_period(period, s->interval, &cfg.period);
+
+	int rc = PSC_REPLAY_BAD_INPUT;
+	struct psc_forecaster *f = NULL;
+	struct psc_detector *d = NULL;
+	if (psc_forecaster_new(&f, &cfg) < 0 || psc_detector_new(&d, &dcfg) < 0) {
+		fprintf(stderr, "prescient-replay detect: out of memory\n");
+		goto out;
+	}
+	printf("timestamp,value,score%s\n", explain ? ",chart,direction,start,expected,z" : "");
+	size_t row = 0;
+	for (uint64_t step = 0; step < s->n_steps; step++) {
+		if (s->step[row] != step) {
+			psc_forecaster_skip(f);
+			continue;
+		}
+		struct psc_fc_quantiles q;
+		struct psc_detection det;
+		double y = s->v[row];
+		/* One detector update per row (NAN before the first forecast), so the
+		 * detector's step numbers are row numbers. */
+		double expected = psc_forecaster_forecast(f, 0, &q) == 0 ? q.p50 : NAN;
+		psc_detector_update(d, y, expected, &det);
+		printf("%s,%s,%.6f", s->text + s->ts_off[row], s->text + s->v_off[row], det.score);
+		if (explain) {
+			size_t srow = det.start < s->n ? (size_t)det.start : row;
+			printf(",%s,%d,%s,", chart_names[det.chart], det.direction,
+			       s->text + s->ts_off[srow]);
+			psc_replay_print_num(det.baseline);
+			printf(",%.3f", det.z);
+		}
+		putchar('\n');
+		psc_forecaster_update(f, y);
+		row++;
+	}
+	rc = fflush(stdout) == 0 ? PSC_REPLAY_OK : PSC_REPLAY_BAD_INPUT;
+out:
+	psc_detector_free(&d);
+	psc_forecaster_free(&f);
+	psc_series_free(&s);
+	return rc;
+}
+
+const struct psc_replay_cmd psc_replay_detect_cmd = {
+	.name = "detect",
+	.summary = "shift score in [0,1] for every row, from past rows only",
+	.run = run,
+	.help = help,
+};

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* prescient-replay internals: subcommands and input helpers shared between them. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "series.h"
+
+/* Exit codes of every subcommand. */
+enum {
+	PSC_REPLAY_OK = 0,
+	PSC_REPLAY_BAD_INPUT = 1, /* unreadable file, malformed CSV */
+	PSC_REPLAY_USAGE = 2,     /* unknown option, missing argument */
+};
+
+struct psc_replay_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+	void (*help)(void);
+};
+
+extern const struct psc_replay_cmd psc_replay_detect_cmd;
+extern const struct psc_replay_cmd psc_replay_forecast_cmd;
+extern const struct psc_replay_cmd psc_replay_cluster_cmd;
+extern const struct psc_replay_cmd psc_replay_profile_cmd;
+
+/* Options shared by the series subcommands. */
+struct psc_replay_input_opts {
+	const char *column;
+	bool strict;
+	bool quiet; /* no warnings on stderr */
+};
+
+/* Reads @path ("-" = stdin) and parses it as CSV. On success stores the series in *out
+ * (caller frees with psc_series_free()) and returns 0, printing repair warnings to stderr
+ * unless quiet. On failure prints "prescient-replay: PATH: line N: reason" to stderr and
+ * returns a negative errno. */
+int psc_replay_load_csv(const char *path, const struct psc_replay_input_opts *o,
+			struct psc_series **out);
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees). Returns 0 or -errno. */
+int psc_replay_read_file(const char *path, char **buf, size_t *len);
+
+/* Prints "prescient-replay <cmd>: message" for a usage error and returns PSC_REPLAY_USAGE. */
+int psc_replay_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prints a number for CSV output: the shortest %g form (10 to 17 digits) that reads back
+ * as the same double; "nan" for non-finite values. */
+void psc_replay_print_num(double v);
+
+/* Parses a --models list into a PSC_FC_MASK() set. Returns 0 or -EINVAL. */
+int psc_replay_parse_models(const char *s, uint32_t *mask);
+/* Parses a --period value (auto, none, daily, weekly, or steps). Returns 0 or -EINVAL. */
+int psc_replay_parse_period(const char *s, double interval, int32_t *period);

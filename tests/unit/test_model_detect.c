@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/* Shift detection: Shewhart and CUSUM on residuals, change points on behaviour vectors. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "detect.h"
+#include "mathutil.h"
+
+static struct psc_detector *new_detector(void)
+{
+	struct psc_detector_cfg cfg;
+	struct psc_detector *d = NULL;
+
+	psc_detector_cfg_default(&cfg);
+	assert_int_equal(psc_detector_new(&d, &cfg), 0);
+	return d;
+}
+
+#define ALARM 0.49 /* score of a 1-in-1000 event with the default decades = 3 */
+
+/* Alarms over stationary noise, then the delay until a step of @shift sd alarms. */
+static void run_step(double shift, int *noise_alarms, int *delay, struct psc_detection *at)
+{
+	struct psc_detector *d = new_detector();
+	struct psc_detection det;
+	struct psc_rng rng;
+
+	psc_rng_seed(&rng, 11);
+	*noise_alarms = 0;
+	for (int i = 0; i < 3000; i++) {
+		psc_detector_update(d, psc_rng_normal(&rng), 0, &det);
+		assert_true(det.score >= 0 && det.score <= 1);
+		*noise_alarms += i > 100 && det.score >= ALARM;
+	}
+	*delay = -1;
+	for (int i = 0; i < 200; i++) {
+		psc_detector_update(d, shift + psc_rng_normal(&rng), 0, &det);
+		if (det.score >= ALARM) {
+			*delay = i;
+			*at = det;
+			break;
+		}
+	}
+	psc_detector_free(&d);
+	assert_null(d);
+}
+
+static void test_cusum_fires_on_step_not_on_noise(void **state)
+{
+	int alarms, delay;
+	struct psc_detection at;
+
+	run_step(1.5, &alarms, &delay, &at);
+	/* 2900 rows of N(0,1): a false alarm rate of the order of 1 in 1000 rows... */
+	assert_true(alarms <= 6);
+	/* ...and a 1.5 sd level shift alarms within 30 rows, by the CUSUM, upwards, with a
+	 * start close to the true change (row 3000) */
+	assert_true(delay >= 0 && delay < 30);
+	assert_int_equal(at.chart, PSC_CHART_CUSUM);
+	assert_int_equal(at.direction, 1);
+	assert_true(at.start >= 2985 && at.start <= 3000 + (uint64_t)delay);
+
+	run_step(-1.5, &alarms, &delay, &at);
+	assert_true(delay >= 0 && delay < 30);
+	assert_int_equal(at.direction, -1);
+}
+
+static void test_shewhart_fires_on_spike(void **state)
+{
+	struct psc_detector *d = new_detector();
+	struct psc_detection det;
+	struct psc_rng rng;
+	double noise_max = 0;
+
+	psc_rng_seed(&rng, 12);
+	for (int i = 0; i < 2000; i++) {
+		psc_detector_update(d, 5 + psc_rng_normal(&rng), 5, &det);
+		if (i > 100)
+			noise_max = fmax(noise_max, det.score);
+	}
+	psc_detector_update(d, 5 + 12, 5, &det);
+	assert_true(det.score > 0.58);
+	assert_true(det.score > noise_max + 0.04);
+	assert_int_equal(det.chart, PSC_CHART_SHEWHART);
+	assert_true(det.z > 5);
+	assert_true(det.baseline == 5);
+	psc_detector_free(&d);
+}
+
+static void test_quantised_constant_series(void **state)
+{
+	struct psc_detector *d = new_detector();
+	struct psc_detection det;
+
+	/* a flat series must not divide by zero, and any change is news */
+	for (int i = 0; i < 500; i++) {
+		psc_detector_update(d, 1, 1, &det);
+		assert_true(det.score == 0);
+	}
+	psc_detector_update(d, 2, 1, &det);
+	assert_true(det.score > 0.3);
+	psc_detector_update(d, NAN, 1, &det);
+	assert_true(det.score == 0);
+	psc_detector_free(&d);
+}
+
+static void test_bad_config(void **state)
+{
+	struct psc_detector_cfg cfg;
+	struct psc_detector *d = NULL;
+
+	psc_detector_cfg_default(&cfg);
+	cfg.window = 2;
+	assert_int_equal(psc_detector_new(&d, &cfg), -EINVAL);
+	assert_null(d);
+	psc_detector_free(NULL);
+}
+
+static void test_cpd_names_the_moving_dimension(void **state)
+{
+	struct psc_cpd_cfg cfg = { .dims = 5 };
+	struct psc_cpd *c = NULL;
+	struct psc_shift sh;
+	struct psc_rng rng;
+	double x[5], noise_max = 0;
+
+	psc_rng_seed(&rng, 13);
+	assert_int_equal(psc_cpd_new(&c, &cfg), 0);
+	for (int i = 0; i < 300; i++) {
+		for (int j = 0; j < 5; j++)
+			x[j] = (j + 1) * 10 * (1 + 0.05 * psc_rng_normal(&rng));
+		psc_cpd_update(c, x, &sh);
+		if (i > 50)
+			noise_max = fmax(noise_max, sh.score);
+	}
+	int found = -1;
+	for (int i = 0; i < 30 && found < 0; i++) {
+		for (int j = 0; j < 5; j++)
+			x[j] = (j + 1) * 10 * (1 + 0.05 * psc_rng_normal(&rng)) * (j == 3 ? 2 : 1);
+		psc_cpd_update(c, x, &sh);
+		if (sh.score > noise_max + 0.05)
+			found = i;
+	}
+	assert_true(found >= 0 && found < 5);
+	assert_int_equal(sh.dim, 3);
+	assert_int_equal(sh.direction, 1);
+	assert_true(sh.ratio > 1.7 && sh.ratio < 2.3);
+	assert_true(fabs(sh.baseline - 40) < 2);
+	assert_true(sh.start >= 299 && sh.start <= 300 + (uint64_t)found);
+	psc_cpd_free(&c);
+	assert_null(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cusum_fires_on_step_not_on_noise),
+		cmocka_unit_test(test_shewhart_fires_on_spike),
+		cmocka_unit_test(test_quantised_constant_series),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_cpd_names_the_moving_dimension),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
