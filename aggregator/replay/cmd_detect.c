@@ -105,20 +105,10 @@ static int run(int argc, char **argv)
 	if (optind + 1 != argc)
 		return psc_replay_usage_error("detect", "expected exactly one input FILE");
 	struct psc_fc_cfg cfg;
-	psc_fc_cfg_default(&cfg, 1);
-	if (models && psc_replay_parse_models(models, &cfg.models) < 0)
-		return psc_replay_usage_error("detect", "invalid --models '%s'", models);
-	int32_t per;
-	if (psc_replay_parse_period(period, 300, &per) < 0)
-		return psc_replay_usage_error("detect", "invalid --period '%s'", period);
-
 	struct psc_series *s = NULL;
-	if (psc_replay_load_csv(argv[optind], &in, &s) < 0)
-		return PSC_REPLAY_BAD_INPUT;
-	uint32_t mask = cfg.models;
-	psc_fc_cfg_default(&cfg, s->interval);
-	cfg.models = mask;
-	psc_replay_parse_period(period, s->interval, &cfg.period);
+	int lrc = psc_replay_load_for_models("detect", argv[optind], &in, models, period, &cfg, &s);
+	if (lrc != PSC_REPLAY_OK)
+		return lrc;
 
 	int rc = PSC_REPLAY_BAD_INPUT;
 	struct psc_forecaster *f = NULL;

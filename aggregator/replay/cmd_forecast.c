@@ -147,21 +147,11 @@ static int run(int argc, char **argv)
 					      "invalid horizon '%s' (steps, or a duration like 1h)",
 					      horizon);
 	struct psc_fc_cfg cfg;
-	psc_fc_cfg_default(&cfg, 1);
-	if (models && psc_replay_parse_models(models, &cfg.models) < 0)
-		return psc_replay_usage_error("forecast", "invalid --models '%s'", models);
-	int32_t per;
-	if (psc_replay_parse_period(period, 300, &per) < 0)
-		return psc_replay_usage_error("forecast", "invalid --period '%s'", period);
-
 	struct psc_series *s = NULL;
-	if (psc_replay_load_csv(argv[optind], &in, &s) < 0)
-		return PSC_REPLAY_BAD_INPUT;
-	uint32_t mask = cfg.models;
-	psc_fc_cfg_default(&cfg, s->interval);
-	cfg.models = mask;
+	int lrc = psc_replay_load_for_models("forecast", argv[optind], &in, models, period, &cfg, &s);
+	if (lrc != PSC_REPLAY_OK)
+		return lrc;
 	psc_parse_horizon(horizon, s->interval, &h);
-	psc_replay_parse_period(period, s->interval, &cfg.period);
 	if (h > 100000) {
 		psc_series_free(&s);
 		return psc_replay_usage_error("forecast", "horizon of %llu steps is too long",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "forecast.h"
 #include "replay.h"
 
 #define MAX_INPUT_BYTES (4ull << 30)
@@ -112,4 +113,26 @@ void psc_replay_print_num(double v)
 			break;
 	}
 	fputs(buf, stdout);
+}
+
+int psc_replay_load_for_models(const char *cmd, const char *path,
+			       const struct psc_replay_input_opts *in, const char *models,
+			       const char *period, struct psc_fc_cfg *cfg, struct psc_series **out)
+{
+	uint32_t mask;
+	int32_t per;
+
+	/* Validate the options before reading input, with a placeholder interval. */
+	psc_fc_cfg_default(cfg, 1);
+	if (models && psc_replay_parse_models(models, &cfg->models) < 0)
+		return psc_replay_usage_error(cmd, "invalid --models '%s'", models);
+	if (psc_replay_parse_period(period, 300, &per) < 0)
+		return psc_replay_usage_error(cmd, "invalid --period '%s'", period);
+	if (psc_replay_load_csv(path, in, out) < 0)
+		return PSC_REPLAY_BAD_INPUT;
+	mask = cfg->models;
+	psc_fc_cfg_default(cfg, (*out)->interval);
+	cfg->models = mask;
+	psc_replay_parse_period(period, (*out)->interval, &cfg->period);
+	return PSC_REPLAY_OK;
 }

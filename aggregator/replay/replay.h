@@ -55,3 +55,14 @@ void psc_replay_print_num(double v);
 int psc_replay_parse_models(const char *s, uint32_t *mask);
 /* Parses a --period value (auto, none, daily, weekly, or steps). Returns 0 or -EINVAL. */
 int psc_replay_parse_period(const char *s, double interval, int32_t *period);
+
+struct psc_fc_cfg;
+
+/* What the forecasting subcommands (detect, forecast) share: checks --models (@models,
+ * may be NULL) and --period (@period) for subcommand @cmd, loads @path, and sets *cfg to
+ * the defaults for the series' interval with those models and that period. On success
+ * *out holds the series (free with psc_series_free()). Returns PSC_REPLAY_OK,
+ * PSC_REPLAY_USAGE (message printed) or PSC_REPLAY_BAD_INPUT (message printed). */
+int psc_replay_load_for_models(const char *cmd, const char *path,
+			       const struct psc_replay_input_opts *in, const char *models,
+			       const char *period, struct psc_fc_cfg *cfg, struct psc_series **out);
