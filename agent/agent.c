@@ -563,6 +563,13 @@ static int loop(struct agent *a)
 				next_window += a->opts->window_s;
 		}
 	}
+	/* From here a second SIGINT/SIGTERM takes its default action: it forces the exit
+	 * while the final window is written and the last reports linger for their acks. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 	/* A final (partial) window so that nothing seen is lost. */
 	end_window(a, now_realtime());
 	return 0;
