@@ -132,7 +132,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(e->hdr) || sizeof(e->hdr) + e->hdr.cap_len > size)
 		return 0;
 	if (a->rec)
-		psc_recorder_event(a->rec, data, size);
+		psc_recorder_event(a->rec, data, sizeof(e->hdr) + e->hdr.cap_len);
 	if (!a->replay)
 		learn_path(a, e->hdr.cgroup_id);
 	a->events++;
