@@ -16,8 +16,9 @@
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
+#include "modeling.h"
 
-enum { TAG_NN = 1, TAG_TIMER, TAG_SIGNAL };
+enum { TAG_NN = 1, TAG_TIMER, TAG_SIGNAL, TAG_MODEL };
 
 struct psc_aggregator_options psc_aggregator_options_default(void)
 {
@@ -26,6 +27,7 @@ struct psc_aggregator_options psc_aggregator_options_default(void)
 		.limits = psc_wire_limits_default(),
 		.connected_window_s = 300,
 		.maintain_interval_s = 10,
+		.model = psc_modeling_options_default(),
 	};
 }
 
@@ -52,6 +54,7 @@ struct loop {
 	struct psc_store *store;
 	struct psc_ingest *ingest;
 	struct psc_metrics *metrics;
+	struct psc_modeling *model;
 	int nn;
 	int nn_fd;
 	int epfd, tfd, sfd;
@@ -84,34 +87,10 @@ static void tick(struct loop *l)
 	}
 }
 
+/* Group commit (ingest.h): one batch of the queued requests, one transaction, the replies. */
 static int serve_requests(struct loop *l)
 {
-	enum psc_wire_reason reason;
-	uint8_t *reply = NULL;
-	size_t reply_len;
-	void *msg;
-	int n, e;
-
-	for (;;) {
-		n = nn_recv(l->nn, &msg, NN_MSG, NN_DONTWAIT);
-		if (n < 0) {
-			if (nn_errno() == EAGAIN || nn_errno() == EINTR)
-				return 0;
-			return psc_log_err_r(-nn_errno(), "nn_recv");
-		}
-		e = psc_ingest_frame(l->ingest, msg, (size_t)n, now_real(), &reply, &reply_len,
-				     &reason);
-		nn_freemsg(msg);
-		if (e < 0) {
-			psc_err("AGG-NOMEM", "out of memory: request dropped without a reply");
-			continue;
-		}
-		/* A REP reply whose requester went away is dropped by nanomsg: nothing to do. */
-		if (nn_send(l->nn, reply, reply_len, NN_DONTWAIT) < 0 && nn_errno() != EAGAIN)
-			psc_warn("AGG-REPLY", "cannot send a reply: %s", nn_strerror(nn_errno()));
-		free(reply);
-		reply = NULL;
-	}
+	return psc_ingest_serve(l->ingest, l->nn);
 }
 
 static int handle_signal(struct loop *l)
@@ -177,7 +156,8 @@ static int start(struct loop *l)
 	if (r < 0)
 		return psc_log_err_r(r, "ingest");
 
-	l->nn = nn_socket(AF_SP, NN_REP);
+	/* Raw: many requests can be received before replying (group commit). */
+	l->nn = nn_socket(AF_SP_RAW, NN_REP);
 	if (l->nn < 0)
 		return psc_log_err_r(-nn_errno(), "nn_socket");
 	/* nanomsg drops the connection of a peer sending more than this; frames between
@@ -222,6 +202,13 @@ static int start(struct loop *l)
 		r = add_fd(l, l->tfd, TAG_TIMER);
 	if (r == 0)
 		r = add_fd(l, l->sfd, TAG_SIGNAL);
+	if (r == 0 && opt->model.period_s > 0) {
+		r = psc_modeling_new(&l->model, opt->db_path, &opt->model, err, sizeof(err));
+		if (r < 0)
+			return psc_log_err_r(r, "%s", err);
+		r = psc_modeling_fd(l->model);
+		r = r < 0 ? psc_log_err_r(r, "modeling timer") : add_fd(l, r, TAG_MODEL);
+	}
 	if (r < 0)
 		return r;
 	psc_info("AGG-START", "listening on %s, store %s%s%s (HTTP port %u)", opt->listen_url,
@@ -236,6 +223,7 @@ static void stop(struct loop *l)
 {
 	if (l->epfd >= 0)
 		close(l->epfd);
+	psc_modeling_free(&l->model);
 	if (l->tfd >= 0)
 		close(l->tfd);
 	psc_metrics_stop(&l->metrics);
@@ -275,6 +263,9 @@ int psc_aggregator_run(const struct psc_aggregator_options *opt)
 				break;
 			case TAG_SIGNAL:
 				r = handle_signal(&l);
+				break;
+			case TAG_MODEL:
+				psc_modeling_on_timer(l.model);
 				break;
 			}
 		}

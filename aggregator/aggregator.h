@@ -5,6 +5,7 @@
  * the process). The HTTP endpoint runs on libmicrohttpd's own thread. */
 #pragma once
 
+#include "modeling.h"
 #include "store.h"
 #include "wire.h"
 
@@ -17,6 +18,7 @@ struct psc_aggregator_options {
 	struct psc_wire_limits limits;
 	double connected_window_s; /* prescient_agents_connected counts hosts heard within */
 	double maintain_interval_s;
+	struct psc_modeling_options model; /* model.period_s 0 = no live modeling */
 };
 
 /* Options with their documented defaults (the required strings NULL). */

@@ -2,10 +2,12 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <nanomsg/nn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -15,6 +17,18 @@
  * the disk with logs. */
 #define LOG_BURST 5
 #define LOG_PERIOD 60.0
+/* Group commit: at most this many requests per transaction. */
+#define BATCH_MAX 256
+/* Room for a request's control header (the SP backtrace: 8 bytes over a direct
+ * connection, 4 more per device hop). */
+#define CTRL_MAX 256
+
+/* A request received on the raw REP socket, with the header its reply is routed by. */
+struct raw_req {
+	void *body; /* nanomsg chunk */
+	unsigned char ctrl[CTRL_MAX] __attribute__((aligned(16)));
+	size_t ctrl_len;
+};
 
 struct log_limit {
 	double period_start;
@@ -28,6 +42,8 @@ struct psc_ingest {
 	struct psc_ingest_options opt;
 	struct psc_ingest_counters *c;
 	struct log_limit limits[_PSC_REFUSE_MAX];
+	struct raw_req raw[BATCH_MAX];
+	struct psc_ingest_req req[BATCH_MAX];
 };
 
 static const char *const reason_ids[_PSC_REFUSE_MAX] = {
@@ -117,24 +133,11 @@ static int refuse(struct psc_ingest *ing, enum psc_wire_reason reason, uint8_t *
 }
 
 static int ack(struct psc_ingest *ing, const Prescient__HostReport *r,
-	       Prescient__Ack__Status status, double now, uint8_t **reply, size_t *reply_len)
+	       Prescient__Ack__Status status, double now, Prescient__SignedAdjustment **adj,
+	       size_t n, uint8_t **reply, size_t *reply_len)
 {
-	Prescient__SignedAdjustment **adj = NULL;
 	Prescient__Ack a = PRESCIENT__ACK__INIT;
-	size_t n = 0;
-	int e;
 
-	/* Pending adjustments ride on every ack to the host until it reports an outcome.
-	 * A failure to read them must not turn a committed report into a refusal. */
-	if (status == PRESCIENT__ACK__STATUS__OK || status == PRESCIENT__ACK__STATUS__DUPLICATE) {
-		e = psc_store_adjustments_pending(ing->store, r->host_id, now,
-						  ing->opt.max_adjustments, &adj, &n);
-		if (e < 0) {
-			psc_warn("AGG-ADJ-READ", "cannot read pending adjustments for %s: %s",
-				 r->host_id, strerror(-e));
-			n = 0;
-		}
-	}
 	a.schema_version = PSC_WIRE_SCHEMA_VERSION;
 	a.host_id = r->host_id;
 	a.seq = r->seq;
@@ -142,80 +145,239 @@ static int ack(struct psc_ingest *ing, const Prescient__HostReport *r,
 	a.server_time = now;
 	a.adjustments = adj;
 	a.n_adjustments = n;
-	e = psc_wire_ack_encode(&a, ing->keys->fleet, reply, reply_len);
-	psc_store_adjustments_free(&adj, n);
-	return e;
+	return psc_wire_ack_encode(&a, ing->keys->fleet, reply, reply_len);
 }
 
-int psc_ingest_frame(struct psc_ingest *ing, const uint8_t *frame, size_t len, double now,
-		     uint8_t **reply, size_t *reply_len, enum psc_wire_reason *reason)
-{
-	Prescient__HostReport *r = NULL;
+/* A decoded request waiting for its batch's commit. */
+struct pending {
+	Prescient__HostReport *r;
 	enum psc_store_result res;
+	int err;
+	Prescient__SignedAdjustment **adj;
+	size_t n_adj;
+};
+
+/* Pending adjustments ride on every ack to the host until it reports an outcome. Read
+ * inside the batch's transaction (it sees the outcomes this very report carried). A
+ * failure to read them must not turn a stored report into a refusal. */
+static void read_adjustments(struct psc_ingest *ing, struct pending *p, double now)
+{
+	int e;
+
+	if (p->res != PSC_STORE_STORED && p->res != PSC_STORE_DUPLICATE)
+		return;
+	e = psc_store_adjustments_pending(ing->store, p->r->host_id, now,
+					  ing->opt.max_adjustments, &p->adj, &p->n_adj);
+	if (e < 0) {
+		psc_warn("AGG-ADJ-READ", "cannot read pending adjustments for %s: %s",
+			 p->r->host_id, strerror(-e));
+		p->adj = NULL;
+		p->n_adj = 0;
+	}
+}
+
+/* The reply of one decoded request once its batch has committed (@committed) or not. */
+static int finish(struct psc_ingest *ing, struct pending *p, size_t len, bool committed,
+		  double now, struct psc_ingest_req *q)
+{
+	const Prescient__HostReport *r = p->r;
 	Prescient__Ack__Status status;
 	int e;
 
-	atomic_fetch_add(&ing->c->received, 1);
-	atomic_fetch_add(&ing->c->bytes, len);
-	e = psc_wire_report_decode(frame, len, ing->keys->fleet, &ing->opt.limits, &r);
-	if (e < 0) {
-		*reason = psc_wire_reason_from_errno(e);
-		log_refusal(ing, *reason, now, "refused a %zu-byte frame: %s (%s)", len,
-			    psc_wire_reason_name(*reason), strerror(-e));
-		return refuse(ing, *reason, reply, reply_len);
+	if (p->err < 0 || !committed) {
+		q->reason = PSC_REFUSE_STORE;
+		log_refusal(ing, q->reason, now, "cannot store report %s/%llu: %s", r->host_id,
+			    (unsigned long long)r->seq, strerror(p->err < 0 ? -p->err : EIO));
+		return refuse(ing, q->reason, &q->reply, &q->reply_len);
 	}
-
-	e = psc_store_report(ing->store, r, len, now, &res);
-	if (e < 0) {
-		*reason = PSC_REFUSE_STORE;
-		log_refusal(ing, *reason, now, "cannot store report %s/%llu: %s", r->host_id,
-			    (unsigned long long)r->seq, strerror(-e));
-		psc_wire_report_free(&r);
-		return refuse(ing, *reason, reply, reply_len);
-	}
-	switch (res) {
+	switch (p->res) {
 	case PSC_STORE_STORED:
-		*reason = PSC_REFUSE_NONE;
+		q->reason = PSC_REFUSE_NONE;
 		status = PRESCIENT__ACK__STATUS__OK;
 		atomic_fetch_add(&ing->c->stored, 1);
 		psc_debug("stored report %s/%llu (%zu bytes, %zu workloads)", r->host_id,
 			  (unsigned long long)r->seq, len, r->n_workloads);
 		break;
 	case PSC_STORE_DUPLICATE:
-		*reason = PSC_REFUSE_DUPLICATE;
+		q->reason = PSC_REFUSE_DUPLICATE;
 		status = PRESCIENT__ACK__STATUS__DUPLICATE;
 		atomic_fetch_add(&ing->c->duplicate, 1);
-		atomic_fetch_add(&ing->c->refused[*reason], 1);
-		log_refusal(ing, *reason, now, "report %s/%llu was stored before: acked again",
+		atomic_fetch_add(&ing->c->refused[q->reason], 1);
+		log_refusal(ing, q->reason, now, "report %s/%llu was stored before: acked again",
 			    r->host_id, (unsigned long long)r->seq);
 		break;
 	case PSC_STORE_STALE:
-		*reason = PSC_REFUSE_STALE;
+		q->reason = PSC_REFUSE_STALE;
 		status = PRESCIENT__ACK__STATUS__STALE;
-		atomic_fetch_add(&ing->c->refused[*reason], 1);
-		log_refusal(ing, *reason, now,
+		atomic_fetch_add(&ing->c->refused[q->reason], 1);
+		log_refusal(ing, q->reason, now,
 			    "report %s/%llu ended %.0f s ago, past the ledger's retention: acked, "
 			    "not stored",
 			    r->host_id, (unsigned long long)r->seq, now - r->window_end);
 		break;
 	case PSC_STORE_UNKNOWN_REF:
 	default:
-		*reason = PSC_REFUSE_UNKNOWN_REF;
+		q->reason = PSC_REFUSE_UNKNOWN_REF;
 		status = PRESCIENT__ACK__STATUS__RESEND_DICT;
-		atomic_fetch_add(&ing->c->refused[*reason], 1);
-		log_refusal(ing, *reason, now,
+		atomic_fetch_add(&ing->c->refused[q->reason], 1);
+		log_refusal(ing, q->reason, now,
 			    "report %s/%llu uses a dictionary ref of epoch %llu this store does "
 			    "not know: asked to resend with strings",
 			    r->host_id, (unsigned long long)r->seq,
 			    (unsigned long long)r->dict_epoch);
 		break;
 	}
-	e = ack(ing, r, status, now, reply, reply_len);
-	psc_wire_report_free(&r);
+	e = ack(ing, r, status, now, p->adj, p->n_adj, &q->reply, &q->reply_len);
 	if (e < 0) {
 		/* Committed but unacknowledgeable (out of memory): the agent will resend and
 		 * get a DUPLICATE ack, so nothing is lost. */
-		return refuse(ing, PSC_REFUSE_STORE, reply, reply_len);
+		return refuse(ing, PSC_REFUSE_STORE, &q->reply, &q->reply_len);
 	}
+	return 0;
+}
+
+int psc_ingest_batch(struct psc_ingest *ing, struct psc_ingest_req *req, size_t n, double now)
+{
+	struct pending *p = calloc(n ? n : 1, sizeof(*p));
+	size_t decoded = 0;
+	bool committed = false;
+	int e, ret = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct psc_ingest_req *q = &req[i];
+
+		q->reply = NULL;
+		q->reply_len = 0;
+		atomic_fetch_add(&ing->c->received, 1);
+		atomic_fetch_add(&ing->c->bytes, q->len);
+		e = psc_wire_report_decode(q->frame, q->len, ing->keys->fleet, &ing->opt.limits,
+					   &p[i].r);
+		if (e < 0) {
+			q->reason = psc_wire_reason_from_errno(e);
+			log_refusal(ing, q->reason, now, "refused a %zu-byte frame: %s (%s)", q->len,
+				    psc_wire_reason_name(q->reason), strerror(-e));
+			if (refuse(ing, q->reason, &q->reply, &q->reply_len) < 0)
+				ret = -ENOMEM;
+			continue;
+		}
+		decoded++;
+	}
+
+	/* Group commit: every decoded report of the batch in one transaction, then the
+	 * replies. Nothing is acknowledged before the COMMIT has returned. */
+	if (decoded) {
+		e = psc_store_batch_begin(ing->store);
+		for (size_t i = 0; i < n && e == 0; i++) {
+			if (!p[i].r)
+				continue;
+			p[i].err = psc_store_batch_report(ing->store, p[i].r, req[i].len, now,
+							  &p[i].res);
+			if (p[i].err == 0)
+				read_adjustments(ing, &p[i], now);
+		}
+		if (e == 0)
+			committed = psc_store_batch_commit(ing->store) == 0;
+		else
+			for (size_t i = 0; i < n; i++)
+				p[i].err = e;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!p[i].r)
+			continue;
+		if (finish(ing, &p[i], req[i].len, committed, now, &req[i]) < 0)
+			ret = -ENOMEM;
+		psc_store_adjustments_free(&p[i].adj, p[i].n_adj);
+		psc_wire_report_free(&p[i].r);
+	}
+	free(p);
+	return ret;
+}
+
+int psc_ingest_frame(struct psc_ingest *ing, const uint8_t *frame, size_t len, double now,
+		     uint8_t **reply, size_t *reply_len, enum psc_wire_reason *reason)
+{
+	struct psc_ingest_req q = { .frame = frame, .len = len };
+	int e;
+
+	e = psc_ingest_batch(ing, &q, 1, now);
+	if (e < 0) {
+		free(q.reply);
+		return e;
+	}
+	*reply = q.reply;
+	*reply_len = q.reply_len;
+	*reason = q.reason;
+	return 0;
+}
+
+static int recv_raw(int sock, struct raw_req *q, size_t *len)
+{
+	struct nn_iovec iov = { .iov_base = &q->body, .iov_len = NN_MSG };
+	struct nn_msghdr h = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = q->ctrl,
+		.msg_controllen = sizeof(q->ctrl),
+	};
+	const struct nn_cmsghdr *c = (const struct nn_cmsghdr *)q->ctrl;
+	int n;
+
+	memset(q->ctrl, 0, sizeof(struct nn_cmsghdr));
+	n = nn_recvmsg(sock, &h, NN_DONTWAIT);
+	if (n < 0)
+		return -nn_errno();
+	/* The first property is the SP header (the backtrace); nothing else is needed to
+	 * route the reply. A header too large for the buffer leaves it empty: that request
+	 * cannot be answered (its REQ peer times out and resends). */
+	q->ctrl_len = c->cmsg_len >= sizeof(*c) && c->cmsg_len <= sizeof(q->ctrl) ? c->cmsg_len : 0;
+	*len = (size_t)n;
+	return 0;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int psc_ingest_serve(struct psc_ingest *ing, int sock)
+{
+	double now = wall_now();
+	size_t n = 0;
+	int e = 0;
+
+	while (n < BATCH_MAX) {
+		e = recv_raw(sock, &ing->raw[n], &ing->req[n].len);
+		if (e < 0)
+			break;
+		ing->req[n].frame = ing->raw[n].body;
+		n++;
+	}
+	if (n && psc_ingest_batch(ing, ing->req, n, now) < 0)
+		psc_err("AGG-NOMEM", "out of memory: requests dropped without a reply");
+	for (size_t i = 0; i < n; i++) {
+		struct psc_ingest_req *q = &ing->req[i];
+		struct nn_iovec iov = { .iov_base = q->reply, .iov_len = q->reply_len };
+		struct nn_msghdr h = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = ing->raw[i].ctrl,
+			.msg_controllen = ing->raw[i].ctrl_len,
+		};
+
+		/* A reply whose requester went away is dropped by nanomsg: nothing to do. */
+		if (q->reply && ing->raw[i].ctrl_len && nn_sendmsg(sock, &h, NN_DONTWAIT) < 0 &&
+		    nn_errno() != EAGAIN)
+			psc_warn("AGG-REPLY", "cannot send a reply: %s", nn_strerror(nn_errno()));
+		free(q->reply);
+		q->reply = NULL;
+		nn_freemsg(ing->raw[i].body);
+	}
+	if (e < 0 && e != -EAGAIN && e != -EINTR)
+		return psc_log_err_r(e, "nn_recvmsg");
 	return 0;
 }

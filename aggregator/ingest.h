@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Ingest: one request frame in, one reply frame out. Verifies and decodes the sealed
- * report, stores it (psc_store_report(), which commits before returning), and only then
- * builds the sealed Ack (host, seq, status, pending signed adjustments for the host).
+/* Ingest: request frames in, one reply frame out per request. Verifies and decodes each
+ * sealed report, stores a batch of them in one transaction (group commit:
+ * psc_store_batch_*()), and only after the COMMIT has returned builds the sealed Acks
+ * (host, seq, status, pending signed adjustments for the host).
  *
  * Every request gets a reply, so that a REQ peer is never stuck:
  *  - stored now:             Ack OK
@@ -55,3 +56,31 @@ void psc_ingest_free(struct psc_ingest **ing);
  * reply could be built. */
 int psc_ingest_frame(struct psc_ingest *ing, const uint8_t *frame, size_t len, double now,
 		     uint8_t **reply, size_t *reply_len, enum psc_wire_reason *reason);
+
+/* One request of a batch: @frame/@len are the caller's (borrowed); on return *reply is a
+ * malloc'ed frame owned by the caller (NULL only if even a refusal could not be built)
+ * and @reason says what happened, as for psc_ingest_frame(). */
+struct psc_ingest_req {
+	const uint8_t *frame;
+	size_t len;
+	uint8_t *reply;
+	size_t reply_len;
+	enum psc_wire_reason reason;
+};
+
+/* Handles @n requests received at @now with one store transaction: every report that
+ * decodes is stored in it, the transaction commits, and only then are the acks built, so
+ * a reply that acknowledges a report always follows the commit that made it durable. If
+ * the commit fails, every report of the batch gets the `store` refusal (nothing of it is
+ * stored). Returns 0, or -ENOMEM when some request got no reply (its reply is NULL). */
+int psc_ingest_batch(struct psc_ingest *ing, struct psc_ingest_req *req, size_t n, double now);
+
+/* Serves one batch on a raw nanomsg REP socket (AF_SP_RAW, NN_REP): takes every request
+ * queued (up to 256) without waiting, handles them with psc_ingest_batch() (one commit)
+ * and replies to each through its own backtrace header. Call it whenever NN_RCVFD is
+ * readable: that fd stays readable while requests remain, so requests that arrived during
+ * the commit make the next batch, and the caller's loop still gets to its timers and
+ * signals between batches. The batch is as large as the load makes it: one request when
+ * idle (no added latency), many under load (one fsync for all). Returns 0, or the negative
+ * errno of a receive error other than EAGAIN/EINTR. */
+int psc_ingest_serve(struct psc_ingest *ing, int sock);

@@ -41,6 +41,9 @@ static void help(void)
 	       "  --connected-window DUR     prescient_agents_connected counts hosts heard within\n"
 	       "                             (default 5m)\n"
 	       "  --maintenance-interval DUR rollups and retention every DUR (default 10s)\n"
+	       "  --model-interval DUR|off   live modeling cycle period (default 10s)\n"
+	       "  --model-step DUR           modeling step: raw windows are binned into steps\n"
+	       "                             of DUR (default 5m; at least the window length)\n"
 	       "  --log-level LEVEL          err, warn, info (default) or debug\n"
 	       "  --log-json                 log JSON lines\n"
 	       "  --help, --version\n"
@@ -147,6 +150,8 @@ int main(int argc, char **argv)
 		OPT_SYNC,
 		OPT_CONNECTED,
 		OPT_MAINT,
+		OPT_MODEL_INTERVAL,
+		OPT_MODEL_STEP,
 		OPT_LOG_LEVEL,
 		OPT_LOG_JSON,
 		OPT_HELP,
@@ -166,6 +171,8 @@ int main(int argc, char **argv)
 		{ "synchronous", required_argument, NULL, OPT_SYNC },
 		{ "connected-window", required_argument, NULL, OPT_CONNECTED },
 		{ "maintenance-interval", required_argument, NULL, OPT_MAINT },
+		{ "model-interval", required_argument, NULL, OPT_MODEL_INTERVAL },
+		{ "model-step", required_argument, NULL, OPT_MODEL_STEP },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -234,6 +241,17 @@ int main(int argc, char **argv)
 			if (parse_duration(optarg, &opt.maintain_interval_s) < 0 ||
 			    opt.maintain_interval_s < 0.01)
 				return usage_error("--maintenance-interval: bad duration '%s'", optarg);
+			break;
+		case OPT_MODEL_INTERVAL:
+			if (strcmp(optarg, "off") == 0)
+				opt.model.period_s = 0;
+			else if (parse_duration(optarg, &opt.model.period_s) < 0 ||
+				 opt.model.period_s < 0.1)
+				return usage_error("--model-interval: bad duration '%s'", optarg);
+			break;
+		case OPT_MODEL_STEP:
+			if (parse_duration(optarg, &opt.model.step_s) < 0 || opt.model.step_s < 1)
+				return usage_error("--model-step: bad duration '%s'", optarg);
 			break;
 		case OPT_LOG_LEVEL:
 			if (psc_log_level_from_string(optarg, &level) < 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "hashmap.h"
 #include "log.h"
 #include "wire.h"
 
@@ -17,6 +18,14 @@
 #define TIER_1H_S 3600.0
 #define RETENTION_CHUNK 5000
 #define ROLLUP_BATCH 64
+/* Ingest keeps the ids of workloads and endpoints (by dictionary ref and by strings) in
+ * memory, so that a steady report costs one series row per endpoint and no lookups. At
+ * most ID_CACHE_MAX entries (~100 B each); a full cache is emptied and refills itself. */
+#define ID_CACHE_MAX (1u << 19)
+#define ID_KEY_MAX 8192
+/* last_seen of workloads and endpoints, and dict_epochs.last_used, are rewritten at most
+ * this often per row (they are exact to within this). */
+#define SEEN_RESOLUTION_S 60.0
 
 enum dict_kind {
 	DICT_WORKLOAD = 0,
@@ -175,6 +184,11 @@ enum stmt_id {
 	ST_HOSTS_SINCE,
 	ST_ADJ_ADD,
 	ST_ADJ_PENDING,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_WORKLOAD_SEEN,
+	ST_ENDPOINT_SEEN,
 	_ST_MAX,
 };
 
@@ -239,12 +253,29 @@ static const char *const stmt_sql[_ST_MAX] = {
 		       " payload, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_ADJ_PENDING] = "SELECT id, payload, signature FROM adjustments WHERE host = ?1"
 			   " AND outcome IS NULL AND expires_at > ?2 ORDER BY id LIMIT ?3",
+	[ST_SAVEPOINT] = "SAVEPOINT report",
+	[ST_RELEASE] = "RELEASE report",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO report",
+	[ST_WORKLOAD_SEEN] = "UPDATE workloads SET last_seen = ?2 WHERE id = ?1",
+	[ST_ENDPOINT_SEEN] = "UPDATE endpoints SET last_seen = ?2 WHERE id = ?1",
+};
+
+/* A cached id: the full key is kept and compared, so a 64-bit hash collision is a miss. */
+struct id_ent {
+	int64_t id;
+	double seen; /* when last_seen (last_used) was last written */
+	size_t keylen;
+	unsigned char key[];
 };
 
 struct psc_store {
 	sqlite3 *db;
 	struct psc_store_options opt;
 	sqlite3_stmt *st[_ST_MAX];
+	struct psc_hashmap *ids; /* struct id_ent by key hash; only committed rows' ids */
+	bool in_batch;
+	bool batch_failed;	 /* the transaction is gone: the commit must fail */
+	double dirty_marked;	 /* 5-minute bucket already marked in this transaction */
 };
 
 struct psc_store_options psc_store_options_default(void)
@@ -327,6 +358,93 @@ static int64_t clamp64(uint64_t v)
 	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
+/* --- id cache --- */
+
+static void ids_clear(struct psc_store *s)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+
+	if (!s->ids)
+		return;
+	while (psc_hashmap_next(s->ids, &it, &k, &v)) {
+		free(v);
+		psc_hashmap_iter_remove(s->ids, &it);
+	}
+}
+
+struct id_key {
+	size_t len;
+	bool ok; /* fits: cacheable */
+	unsigned char b[ID_KEY_MAX];
+};
+
+static void key_init(struct id_key *k, char kind)
+{
+	k->len = 1;
+	k->ok = true;
+	k->b[0] = (unsigned char)kind;
+}
+
+static void key_add(struct id_key *k, const void *p, size_t n)
+{
+	if (!k->ok || k->len + n > sizeof(k->b)) {
+		k->ok = false;
+		return;
+	}
+	memcpy(k->b + k->len, p, n);
+	k->len += n;
+}
+
+static void key_i64(struct id_key *k, int64_t v)
+{
+	key_add(k, &v, sizeof(v));
+}
+
+static void key_str(struct id_key *k, const char *str)
+{
+	key_add(k, str, strlen(str) + 1);
+}
+
+static struct id_ent *ids_get(struct psc_store *s, const struct id_key *k)
+{
+	struct id_ent *e;
+
+	if (!k->ok)
+		return NULL;
+	e = psc_hashmap_get(s->ids, psc_hash_bytes(k->b, k->len, 0));
+	if (e && e->keylen == k->len && !memcmp(e->key, k->b, k->len))
+		return e;
+	return NULL;
+}
+
+/* Best effort: a cache that cannot grow simply misses. */
+static void ids_put(struct psc_store *s, const struct id_key *k, int64_t id, double seen)
+{
+	uint64_t h;
+	struct id_ent *e, *old;
+
+	if (!k->ok)
+		return;
+	if (psc_hashmap_size(s->ids) >= ID_CACHE_MAX)
+		ids_clear(s);
+	e = malloc(sizeof(*e) + k->len);
+	if (!e)
+		return;
+	e->id = id;
+	e->seen = seen;
+	e->keylen = k->len;
+	memcpy(e->key, k->b, k->len);
+	h = psc_hash_bytes(k->b, k->len, 0);
+	old = psc_hashmap_get(s->ids, h);
+	if (psc_hashmap_put(s->ids, h, e) < 0) {
+		free(e);
+		return;
+	}
+	free(old);
+}
+
 
 static int read_schema_version(struct psc_store *s, int *version)
 {
@@ -389,6 +507,10 @@ int psc_store_open(struct psc_store **out, const char *path, const struct psc_st
 	if (!s)
 		return -ENOMEM;
 	s->opt = opt ? *opt : psc_store_options_default();
+	if (psc_hashmap_new(&s->ids) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				  SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		r = errf(err, errlen, "cannot open %s: %s", path,
@@ -403,6 +525,14 @@ int psc_store_open(struct psc_store **out, const char *path, const struct psc_st
 						  : "PRAGMA synchronous = FULL");
 	if (r == 0)
 		r = db_exec(s, "PRAGMA foreign_keys = ON");
+	/* Bounded: 32 MiB of page cache keeps the series' b-tree interiors in memory; ~40 MB
+	 * of WAL between checkpoints lets a page rewritten by many batches reach the database
+	 * file once. Temporary b-trees (rollup sorts) stay on files, so they do not grow the
+	 * heap with the data. */
+	if (r == 0)
+		r = db_exec(s, "PRAGMA cache_size = -32768");
+	if (r == 0)
+		r = db_exec(s, "PRAGMA wal_autocheckpoint = 10000");
 	if (r < 0) {
 		r = errf(err, errlen, "cannot configure %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
@@ -435,6 +565,8 @@ void psc_store_close(struct psc_store **sp)
 		sqlite3_finalize(s->st[i]);
 	if (s->db)
 		sqlite3_close(s->db);
+	ids_clear(s);
+	psc_hashmap_free(&s->ids);
 	free(s);
 	*sp = NULL;
 }
@@ -634,21 +766,49 @@ static int store_definitions(struct psc_store *s, int64_t host_id, const Prescie
 	return 0;
 }
 
-static int store_endpoint(struct psc_store *s, int64_t host_id, int64_t workload_id,
-			  const Prescient__HostReport *r, const Prescient__EndpointStats *ep,
-			  double now, bool series, bool *unknown)
+/* Refreshes last_seen of a cached row when it is older than SEEN_RESOLUTION_S. */
+static int touch(struct psc_store *s, struct id_ent *e, enum stmt_id sid, double now)
+{
+	sqlite3_stmt *st = s->st[sid];
+	int r;
+
+	if (now - e->seen < SEEN_RESOLUTION_S)
+		return 0;
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_double(st, 2, now);
+	r = step_done(s, st);
+	if (r == 0)
+		e->seen = now;
+	return r;
+}
+
+/* The id of an endpoint given by ref or by strings: from the cache, else from the
+ * dictionary and an upsert (which also inserts new endpoints). */
+static int endpoint_id(struct psc_store *s, int64_t host_id, int64_t workload_id,
+		       const Prescient__HostReport *r, const Prescient__EndpointStats *ep,
+		       double now, int64_t *id, bool *unknown)
 {
 	const char *protocol = ep->protocol, *role = ep->role, *name = ep->endpoint;
-	uint64_t counts[PSC_HIST_BUCKETS] = { 0 }, max = 0;
-	uint8_t blob[PSC_STORE_HIST_BLOB_MAX];
+	bool by_ref = ep->ref && !ep->endpoint[0];
+	struct id_key kr, ks;
 	struct dict_val v;
+	struct id_ent *c;
 	sqlite3_stmt *st;
-	int64_t id;
-	size_t n;
 	bool found;
 	int e;
 
-	if (ep->ref && !ep->endpoint[0]) {
+	if (ep->ref) {
+		key_init(&kr, 'E');
+		key_i64(&kr, workload_id);
+		key_i64(&kr, (int64_t)r->dict_epoch);
+		key_i64(&kr, ep->ref);
+	}
+	if (by_ref) {
+		c = ids_get(s, &kr);
+		if (c) {
+			*id = c->id;
+			return touch(s, c, ST_ENDPOINT_SEEN, now);
+		}
 		e = dict_get(s, host_id, r->dict_epoch, ep->ref, DICT_ENDPOINT, &v, &found);
 		if (e < 0)
 			return e;
@@ -660,14 +820,44 @@ static int store_endpoint(struct psc_store *s, int64_t host_id, int64_t workload
 		role = v.b;
 		name = v.c;
 	}
-	st = s->st[ST_ENDPOINT];
-	sqlite3_bind_int64(st, 1, workload_id);
-	bind_text(st, 2, protocol);
-	bind_text(st, 3, role);
-	bind_text(st, 4, name);
-	sqlite3_bind_double(st, 5, now);
-	e = step_id(s, st, &id);
-	if (e < 0 || !series)
+	key_init(&ks, 'e');
+	key_i64(&ks, workload_id);
+	key_str(&ks, protocol);
+	key_str(&ks, role);
+	key_str(&ks, name);
+	c = ids_get(s, &ks);
+	if (c) {
+		*id = c->id;
+		e = touch(s, c, ST_ENDPOINT_SEEN, now);
+	} else {
+		st = s->st[ST_ENDPOINT];
+		sqlite3_bind_int64(st, 1, workload_id);
+		bind_text(st, 2, protocol);
+		bind_text(st, 3, role);
+		bind_text(st, 4, name);
+		sqlite3_bind_double(st, 5, now);
+		e = step_id(s, st, id);
+		if (e == 0)
+			ids_put(s, &ks, *id, now);
+	}
+	if (e == 0 && ep->ref)
+		ids_put(s, &kr, *id, now);
+	return e;
+}
+
+static int store_endpoint(struct psc_store *s, int64_t host_id, int64_t workload_id,
+			  const Prescient__HostReport *r, const Prescient__EndpointStats *ep,
+			  double now, bool series, bool *unknown)
+{
+	uint64_t counts[PSC_HIST_BUCKETS] = { 0 }, max = 0;
+	uint8_t blob[PSC_STORE_HIST_BLOB_MAX];
+	sqlite3_stmt *st;
+	int64_t id;
+	size_t n;
+	int e;
+
+	e = endpoint_id(s, host_id, workload_id, r, ep, now, &id, unknown);
+	if (e < 0 || *unknown || !series)
 		return e;
 
 	hist_add_wire(counts, &max, ep->latency_us);
@@ -709,19 +899,32 @@ static int store_endpoint(struct psc_store *s, int64_t host_id, int64_t workload
 	return step_done(s, st);
 }
 
-static int store_workload(struct psc_store *s, int64_t host_id, const Prescient__HostReport *r,
-			  const Prescient__WorkloadWindow *w, double now, bool series,
-			  bool *unknown)
+/* The id of a workload given by ref or by cgroup, as endpoint_id(). The upsert also
+ * refreshes the name, so a renamed workload is seen within SEEN_RESOLUTION_S. */
+static int workload_id(struct psc_store *s, int64_t host_id, const Prescient__HostReport *r,
+		       const Prescient__WorkloadWindow *w, double now, int64_t *id, bool *unknown)
 {
 	const char *cgroup = w->cgroup, *name = w->name;
-	uint32_t miss = w->missing;
+	bool by_ref = w->ref && !w->cgroup[0];
+	struct id_key kr, ks;
 	struct dict_val v;
+	struct id_ent *c;
 	sqlite3_stmt *st;
-	int64_t id;
 	bool found;
 	int e;
 
-	if (w->ref && !w->cgroup[0]) {
+	if (w->ref) {
+		key_init(&kr, 'W');
+		key_i64(&kr, host_id);
+		key_i64(&kr, (int64_t)r->dict_epoch);
+		key_i64(&kr, w->ref);
+	}
+	if (by_ref) {
+		c = ids_get(s, &kr);
+		if (c) {
+			*id = c->id;
+			return touch(s, c, ST_WORKLOAD_SEEN, now);
+		}
 		e = dict_get(s, host_id, r->dict_epoch, w->ref, DICT_WORKLOAD, &v, &found);
 		if (e < 0)
 			return e;
@@ -732,13 +935,40 @@ static int store_workload(struct psc_store *s, int64_t host_id, const Prescient_
 		cgroup = v.a;
 		name = v.b;
 	}
-	st = s->st[ST_WORKLOAD];
-	sqlite3_bind_int64(st, 1, host_id);
-	bind_text(st, 2, cgroup);
-	bind_text(st, 3, name);
-	sqlite3_bind_double(st, 4, now);
-	e = step_id(s, st, &id);
-	if (e < 0)
+	key_init(&ks, 'w');
+	key_i64(&ks, host_id);
+	key_str(&ks, cgroup);
+	key_str(&ks, name);
+	c = ids_get(s, &ks);
+	if (c && now - c->seen < SEEN_RESOLUTION_S) {
+		*id = c->id;
+		e = 0;
+	} else {
+		st = s->st[ST_WORKLOAD];
+		sqlite3_bind_int64(st, 1, host_id);
+		bind_text(st, 2, cgroup);
+		bind_text(st, 3, name);
+		sqlite3_bind_double(st, 4, now);
+		e = step_id(s, st, id);
+		if (e == 0)
+			ids_put(s, &ks, *id, now);
+	}
+	if (e == 0 && w->ref)
+		ids_put(s, &kr, *id, now);
+	return e;
+}
+
+static int store_workload(struct psc_store *s, int64_t host_id, const Prescient__HostReport *r,
+			  const Prescient__WorkloadWindow *w, double now, bool series,
+			  bool *unknown)
+{
+	uint32_t miss = w->missing;
+	sqlite3_stmt *st;
+	int64_t id;
+	int e;
+
+	e = workload_id(s, host_id, r, w, now, &id, unknown);
+	if (e < 0 || *unknown)
 		return e;
 
 	if (series) {
@@ -863,11 +1093,23 @@ static int store_report_tx(struct psc_store *s, const Prescient__HostReport *r, 
 	if (e < 0)
 		return e;
 	if (r->dict_epoch) {
-		st = s->st[ST_DICT_EPOCH];
-		sqlite3_bind_int64(st, 1, host_id);
-		sqlite3_bind_int64(st, 2, (int64_t)r->dict_epoch);
-		sqlite3_bind_double(st, 3, now);
-		e = step_done(s, st);
+		struct id_key k;
+		struct id_ent *c;
+
+		key_init(&k, 'd');
+		key_i64(&k, host_id);
+		key_i64(&k, (int64_t)r->dict_epoch);
+		c = ids_get(s, &k);
+		e = 0;
+		if (!c || now - c->seen >= SEEN_RESOLUTION_S) {
+			st = s->st[ST_DICT_EPOCH];
+			sqlite3_bind_int64(st, 1, host_id);
+			sqlite3_bind_int64(st, 2, (int64_t)r->dict_epoch);
+			sqlite3_bind_double(st, 3, now);
+			e = step_done(s, st);
+			if (e == 0)
+				ids_put(s, &k, 0, now);
+		}
 		if (e == 0)
 			e = store_definitions(s, host_id, r);
 		if (e < 0)
@@ -887,12 +1129,106 @@ static int store_report_tx(struct psc_store *s, const Prescient__HostReport *r, 
 		return 0;
 	}
 	e = store_outcomes(s, r);
-	if (e == 0 && series && r->n_workloads)
-		e = mark_dirty(s, PSC_TIER_5M, bucket_of(r->window_start, TIER_5M_S));
+	if (e == 0 && series && r->n_workloads) {
+		double b = bucket_of(r->window_start, TIER_5M_S);
+
+		/* Reports of one batch mostly share their bucket: mark it once. */
+		if (b != s->dirty_marked) {
+			e = mark_dirty(s, PSC_TIER_5M, b);
+			if (e == 0)
+				s->dirty_marked = b;
+		}
+	}
 	if (e < 0)
 		return e;
 	*res = PSC_STORE_STORED;
 	return 0;
+}
+
+/* Whatever this transaction (or savepoint) wrote is gone: so may be rows whose ids the
+ * cache learnt in it. */
+static void forget_tx(struct psc_store *s)
+{
+	ids_clear(s);
+	s->dirty_marked = NAN;
+}
+
+int psc_store_batch_begin(struct psc_store *s)
+{
+	int e;
+
+	if (s->in_batch)
+		return -EBUSY;
+	e = step_done(s, s->st[ST_BEGIN]);
+	if (e < 0)
+		return e;
+	s->in_batch = true;
+	s->batch_failed = false;
+	s->dirty_marked = NAN;
+	return 0;
+}
+
+int psc_store_batch_report(struct psc_store *s, const Prescient__HostReport *r,
+			   size_t frame_bytes, double now, enum psc_store_result *res)
+{
+	int e;
+
+	if (!s->in_batch)
+		return -EINVAL;
+	if (r->window_end < now - s->opt.retention_reports_s) {
+		*res = PSC_STORE_STALE;
+		return 0;
+	}
+	if (s->batch_failed)
+		return -EIO;
+	e = step_done(s, s->st[ST_SAVEPOINT]);
+	if (e == 0)
+		e = store_report_tx(s, r, frame_bytes, now, res);
+	if (e == 0 && *res == PSC_STORE_UNKNOWN_REF) {
+		/* Undo what came before the unknown ref (host, ledger row, workloads). */
+		e = step_done(s, s->st[ST_ROLLBACK_TO]);
+		forget_tx(s);
+	}
+	if (e == 0)
+		e = step_done(s, s->st[ST_RELEASE]);
+	if (e < 0) {
+		/* Only this report is undone, unless SQLite has ended the whole transaction
+		 * (I/O error, disk full): then every report of the batch is lost and the commit
+		 * says so. */
+		if (sqlite3_get_autocommit(s->db) || step_done(s, s->st[ST_ROLLBACK_TO]) < 0 ||
+		    step_done(s, s->st[ST_RELEASE]) < 0)
+			s->batch_failed = true;
+		forget_tx(s);
+	}
+	return e;
+}
+
+int psc_store_batch_commit(struct psc_store *s)
+{
+	int e = -EIO;
+
+	if (!s->in_batch)
+		return -EINVAL;
+	s->in_batch = false;
+	/* The caller acknowledges after this: the commit is the durability point. */
+	if (!s->batch_failed)
+		e = step_done(s, s->st[ST_COMMIT]);
+	if (e < 0) {
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		forget_tx(s);
+	}
+	return e;
+}
+
+void psc_store_batch_rollback(struct psc_store *s)
+{
+	if (!s->in_batch)
+		return;
+	s->in_batch = false;
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	forget_tx(s);
 }
 
 int psc_store_report(struct psc_store *s, const Prescient__HostReport *r, size_t frame_bytes,
@@ -904,19 +1240,15 @@ int psc_store_report(struct psc_store *s, const Prescient__HostReport *r, size_t
 		*res = PSC_STORE_STALE;
 		return 0;
 	}
-	e = step_done(s, s->st[ST_BEGIN]);
+	e = psc_store_batch_begin(s);
 	if (e < 0)
 		return e;
-	e = store_report_tx(s, r, frame_bytes, now, res);
-	if (e < 0 || *res != PSC_STORE_STORED) {
-		step_done(s, s->st[ST_ROLLBACK]);
+	e = psc_store_batch_report(s, r, frame_bytes, now, res);
+	if (e < 0) {
+		psc_store_batch_rollback(s);
 		return e;
 	}
-	/* The caller acknowledges after this: the commit is the durability point. */
-	e = step_done(s, s->st[ST_COMMIT]);
-	if (e < 0 && !sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return e;
+	return psc_store_batch_commit(s);
 }
 
 /* --- maintenance --- */
@@ -1138,7 +1470,8 @@ static int retention(struct psc_store *s, double now, struct psc_store_maint *m)
 				 " WHERE window_end < ?1 LIMIT ?3)",
 				 now - s->opt.retention_reports_s, 0, m);
 	/* A dictionary epoch unused for the ledger's retention can only serve reports that
-	 * would be refused as stale anyway. */
+	 * would be refused as stale anyway. The cache forgets refs with it. */
+	unsigned long long before = m->deleted;
 	if (e == 0)
 		e = delete_chunk(s,
 				 "DELETE FROM dict WHERE (host_id, epoch) IN (SELECT host_id, epoch"
@@ -1150,6 +1483,8 @@ static int retention(struct psc_store *s, double now, struct psc_store_maint *m)
 				 " NOT EXISTS (SELECT 1 FROM dict d WHERE d.host_id ="
 				 " dict_epochs.host_id AND d.epoch = dict_epochs.epoch)",
 				 now - s->opt.retention_reports_s, 0, m);
+	if (m->deleted != before)
+		ids_clear(s);
 	return e;
 }
 

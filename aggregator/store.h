@@ -2,8 +2,9 @@
 /* The aggregator's store: SQLite in WAL mode, one connection, used from the daemon's one
  * thread (not thread-safe). Schema, tiers and retention: aggregator/README.md.
  *
- * Durability: a report is stored in one transaction; psc_store_report() returns only
- * after COMMIT, and the daemon acknowledges only then. With synchronous=FULL (default)
+ * Durability: a report is stored in one transaction, alone (psc_store_report()) or with
+ * others (group commit: psc_store_batch_*()); the daemon acknowledges a report only after
+ * the COMMIT of its transaction has returned. With synchronous=FULL (default)
  * the commit has reached the disk (WAL fsync'ed): neither a kill -9 of the aggregator nor
  * a power cut loses an acknowledged report. synchronous=NORMAL (an option) still survives
  * a kill -9 (the WAL is in the kernel's page cache) but not a power cut or a kernel
@@ -64,6 +65,24 @@ enum psc_store_result {
  * (nothing written). */
 int psc_store_report(struct psc_store *s, const Prescient__HostReport *r, size_t frame_bytes,
 		     double now, enum psc_store_result *res);
+
+/* Group commit: many reports in one transaction, each in its own savepoint.
+ *   psc_store_batch_begin()   BEGIN IMMEDIATE. Errors: -EIO, -EBUSY (a batch is open).
+ *   psc_store_batch_report()  as psc_store_report(), inside the batch: *res says what
+ *                             this report will be once the batch commits (a report that
+ *                             fails, -EIO/-ENOMEM, leaves nothing and the others stand,
+ *                             unless SQLite ended the transaction: then the commit fails).
+ *                             Nothing is durable yet: acknowledge nothing before the commit.
+ *   psc_store_batch_commit()  COMMIT: 0 = every report given PSC_STORE_STORED is durable;
+ *                             -EIO = none of the batch is stored (rolled back).
+ *   psc_store_batch_rollback() drops the batch (accepts no open batch).
+ * Other store calls may run inside a batch (they see its writes), except
+ * psc_store_report(), psc_store_maintain() and psc_store_adjustment_add(). */
+int psc_store_batch_begin(struct psc_store *s);
+int psc_store_batch_report(struct psc_store *s, const Prescient__HostReport *r,
+			   size_t frame_bytes, double now, enum psc_store_result *res);
+int psc_store_batch_commit(struct psc_store *s);
+void psc_store_batch_rollback(struct psc_store *s);
 
 struct psc_store_maint {
 	unsigned rolled_up;	  /* buckets recomputed */

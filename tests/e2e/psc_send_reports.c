@@ -12,6 +12,10 @@
  *     prints bytes per endpoint-window for JSON and the wire encodings.
  *   --garbage corrupt|oversized|bomb|version|truncated: send one bad frame instead.
  *   --interval-ms MS: pause between reports; --quiet: print only the last ack.
+ *   psc_send_reports --connect URL --keys DIR --agents N [--host PREFIX] [--count N] ...
+ *     N simulated agents at once (hosts PREFIX-0..PREFIX-N-1, one REQ socket and one
+ *     dictionary each, one request in flight per agent), --count reports each; prints one
+ *     "fleet: ..." summary line. The ingest-rate load generator (tests/bench/ingest_rate.sh).
  *
  * Report content is a pure function of (host, seq), so a resent report is identical. */
 #include <errno.h>
@@ -32,7 +36,7 @@
 struct opts {
 	const char *url, *keys_dir, *host, *garbage;
 	uint64_t from, count;
-	unsigned endpoints, workloads;
+	unsigned endpoints, workloads, agents;
 	int timeout_ms, interval_ms;
 	double window_s, start_ts, rate_scale;
 	bool no_dict, measure, quiet;
@@ -96,6 +100,7 @@ struct synth {
 	struct synth_ep *ep;
 	unsigned workloads;
 	char **cgroups, **names;
+	char **ep_names; /* endpoints past the 20 templates: "<template> #<i>" */
 };
 
 static int synth_init(struct synth *sy, unsigned endpoints, unsigned workloads, double scale)
@@ -107,7 +112,8 @@ static int synth_init(struct synth *sy, unsigned endpoints, unsigned workloads, 
 	sy->ep = calloc(endpoints, sizeof(*sy->ep));
 	sy->cgroups = calloc(workloads, sizeof(char *));
 	sy->names = calloc(workloads, sizeof(char *));
-	if (!sy->ep || !sy->cgroups || !sy->names)
+	sy->ep_names = calloc(endpoints, sizeof(char *));
+	if (!sy->ep || !sy->cgroups || !sy->names || !sy->ep_names)
 		return -ENOMEM;
 	for (unsigned w = 0; w < workloads; w++) {
 		if (asprintf(&sy->cgroups[w], "/system.slice/shop-%u.service", w) < 0 ||
@@ -134,6 +140,12 @@ static int synth_init(struct synth *sy, unsigned endpoints, unsigned workloads, 
 			e->endpoint = redis[k - 16];
 			e->median_us = 60 + 10 * (k - 16);
 		}
+		/* unique (protocol, role, endpoint) within a workload however many endpoints */
+		if (i >= 20) {
+			if (asprintf(&sy->ep_names[i], "%s #%u", e->endpoint, i) < 0)
+				return -ENOMEM;
+			e->endpoint = sy->ep_names[i];
+		}
 		e->rate = (50 + 1950 * uniform(&s)) * scale;
 		e->req_bytes = 80 + 400 * uniform(&s);
 		e->resp_bytes = 200 + 4000 * uniform(&s);
@@ -147,6 +159,9 @@ static void synth_free(struct synth *sy)
 		free(sy->cgroups ? sy->cgroups[w] : NULL);
 		free(sy->names ? sy->names[w] : NULL);
 	}
+	for (unsigned i = 0; sy->ep_names && i < sy->n; i++)
+		free(sy->ep_names[i]);
+	free(sy->ep_names);
 	free(sy->cgroups);
 	free(sy->names);
 	free(sy->ep);
@@ -562,6 +577,214 @@ static int run(const struct opts *o, const struct synth *sy, const struct psc_ke
 	return r;
 }
 
+/* --- many agents at once (--agents N): the ingest-rate load generator --- */
+
+#define FLEET_VARIANTS 8
+
+struct agent {
+	int sock;
+	char host[64];
+	uint64_t seq, end;
+	struct psc_wire_dict *dict;
+	bool waiting;
+};
+
+/* Report @seq of @a from one of the prebuilt variants (building histograms sample by
+ * sample costs far more than what the aggregator does with them): the strings and refs
+ * that a previous psc_wire_report_apply_dict() changed are restored first. */
+static int fleet_frame(struct built *var, const struct synth *sy, const struct opts *o,
+		       struct agent *a, const struct psc_keys *k, uint8_t **f, size_t *fl)
+{
+	struct built *b = &var[a->seq % FLEET_VARIANTS];
+
+	b->r.host_id = a->host;
+	b->r.seq = a->seq;
+	b->r.window_start = o->start_ts + (double)a->seq * o->window_s;
+	b->r.window_end = b->r.window_start + o->window_s;
+	b->r.dict_epoch = 0;
+	for (unsigned w = 0; w < sy->workloads; w++) {
+		b->w[w].cgroup = sy->cgroups[w];
+		b->w[w].name = sy->names[w];
+		b->w[w].ref = 0;
+	}
+	for (unsigned i = 0; i < sy->n; i++) {
+		b->e[i].protocol = (char *)sy->ep[i].protocol;
+		b->e[i].role = (char *)sy->ep[i].role;
+		b->e[i].endpoint = (char *)sy->ep[i].endpoint;
+		b->e[i].ref = 0;
+	}
+	if (a->dict && psc_wire_report_apply_dict(&b->r, a->dict) < 0)
+		return -ENOMEM;
+	return psc_wire_report_encode(&b->r, k->fleet, f, fl);
+}
+
+static int fleet_send(struct built *var, const struct synth *sy, const struct opts *o,
+		      struct agent *a, const struct psc_keys *k, size_t *bytes)
+{
+	uint8_t *f;
+	size_t fl;
+	int r;
+
+	r = fleet_frame(var, sy, o, a, k, &f, &fl);
+	if (r < 0)
+		return r;
+	r = nn_send(a->sock, f, fl, 0);
+	free(f);
+	if (r < 0)
+		return -nn_errno();
+	*bytes += fl;
+	a->waiting = true;
+	return 0;
+}
+
+/* @n agents "HOST-0".."HOST-<n-1>", each one REQ socket with its own dictionary, each
+ * sending --count reports from --from, one outstanding request per agent (as an agent
+ * does) and all agents at once. Prints one line:
+ * "fleet: A agents R reports (ok O duplicate D stale S) E endpoint-records in T s". */
+static int run_fleet(const struct opts *o, const struct synth *sy, const struct psc_keys *k)
+{
+	struct built var[FLEET_VARIANTS];
+	struct agent *ag = calloc(o->agents, sizeof(*ag));
+	struct nn_pollfd *pfd = calloc(o->agents, sizeof(*pfd));
+	uint64_t n_ok = 0, n_dup = 0, n_stale = 0, n_resend = 0;
+	unsigned active = 0, nv = 0;
+	struct timespec t0, t1;
+	size_t bytes = 0;
+	int resend = 100000000, linger = 0, r = 0;
+
+	if (!ag || !pfd) {
+		free(ag);
+		free(pfd);
+		return 1;
+	}
+	for (unsigned i = 0; i < o->agents; i++)
+		ag[i].sock = -1;
+	for (; nv < FLEET_VARIANTS; nv++)
+		if (build(&var[nv], sy, o, nv + 1) < 0) {
+			r = 1;
+			goto out;
+		}
+	for (unsigned i = 0; i < o->agents; i++) {
+		struct agent *a = &ag[i];
+
+		snprintf(a->host, sizeof(a->host), "%s-%u", o->host, i);
+		a->seq = o->from;
+		a->end = o->from + o->count;
+		a->sock = nn_socket(AF_SP, NN_REQ);
+		if (a->sock < 0 || (!o->no_dict && psc_wire_dict_new(&a->dict, 0) < 0)) {
+			r = 1;
+			goto out;
+		}
+		nn_setsockopt(a->sock, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof(linger));
+		nn_setsockopt(a->sock, NN_REQ, NN_REQ_RESEND_IVL, &resend, sizeof(resend));
+		if (nn_connect(a->sock, o->url) < 0) {
+			fprintf(stderr, "psc_send_reports: cannot connect to %s: %s\n", o->url,
+				nn_strerror(nn_errno()));
+			r = 1;
+			goto out;
+		}
+		pfd[i].fd = a->sock;
+		pfd[i].events = NN_POLLIN;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < o->agents; i++) {
+		if (ag[i].seq >= ag[i].end)
+			continue;
+		if (fleet_send(var, sy, o, &ag[i], k, &bytes) < 0) {
+			r = 1;
+			goto out;
+		}
+		active++;
+	}
+	while (active && r == 0) {
+		int n = nn_poll(pfd, (int)o->agents, o->timeout_ms);
+
+		if (n < 0 && nn_errno() == EINTR)
+			continue;
+		if (n <= 0) {
+			printf("timeout (%u agents waiting)\n", active);
+			r = 4;
+			break;
+		}
+		for (unsigned i = 0; i < o->agents && r == 0; i++) {
+			struct agent *a = &ag[i];
+			Prescient__Ack *ack = NULL;
+			void *reply;
+			int rl, e;
+
+			if (!a->waiting || !(pfd[i].revents & NN_POLLIN))
+				continue;
+			rl = nn_recv(a->sock, &reply, NN_MSG, NN_DONTWAIT);
+			if (rl < 0)
+				continue;
+			a->waiting = false;
+			e = psc_wire_refusal_reason(reply, (size_t)rl);
+			if (e >= 0) {
+				printf("refused %s/%llu %s\n", a->host, (unsigned long long)a->seq,
+				       psc_wire_reason_name(e) ? psc_wire_reason_name(e) : "?");
+				nn_freemsg(reply);
+				r = 3;
+				break;
+			}
+			e = psc_wire_ack_decode(reply, (size_t)rl, k->fleet, NULL, &ack);
+			nn_freemsg(reply);
+			if (e < 0 || strcmp(ack->host_id, a->host) != 0 || ack->seq != a->seq) {
+				printf("bad-reply %s/%llu\n", a->host, (unsigned long long)a->seq);
+				psc_wire_ack_free(&ack);
+				r = 5;
+				break;
+			}
+			switch (ack->status) {
+			case PRESCIENT__ACK__STATUS__RESEND_DICT:
+				if (a->dict)
+					psc_wire_dict_forget(a->dict);
+				n_resend++;
+				break;
+			case PRESCIENT__ACK__STATUS__OK:
+				n_ok++;
+				goto acked;
+			case PRESCIENT__ACK__STATUS__DUPLICATE:
+				n_dup++;
+				goto acked;
+			default:
+				n_stale++;
+			acked:
+				if (a->dict)
+					psc_wire_dict_acked(a->dict, a->seq);
+				a->seq++;
+				break;
+			}
+			psc_wire_ack_free(&ack);
+			if (a->seq >= a->end) {
+				active--;
+				continue;
+			}
+			if (fleet_send(var, sy, o, a, k, &bytes) < 0)
+				r = 1;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	uint64_t acked = n_ok + n_dup + n_stale;
+	printf("fleet: %u agents %llu reports (ok %llu duplicate %llu stale %llu resend_dict %llu) "
+	       "%llu endpoint-records in %.3f s, %.0f bytes/frame\n",
+	       o->agents, (unsigned long long)acked, (unsigned long long)n_ok,
+	       (unsigned long long)n_dup, (unsigned long long)n_stale,
+	       (unsigned long long)n_resend, (unsigned long long)(acked * sy->n), dt,
+	       acked ? (double)bytes / (double)(acked + n_resend) : 0);
+out:
+	for (unsigned i = 0; i < nv; i++)
+		build_free(&var[i]);
+	for (unsigned i = 0; i < o->agents; i++) {
+		if (ag[i].sock >= 0)
+			nn_close(ag[i].sock);
+		psc_wire_dict_free(&ag[i].dict);
+	}
+	free(ag);
+	free(pfd);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -581,6 +804,7 @@ int main(int argc, char **argv)
 		{ "garbage", required_argument, NULL, 'g' },
 		{ "rate-scale", required_argument, NULL, 'r' },
 		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "agents", required_argument, NULL, 'A' },
 		{ 0 },
 	};
 	struct opts o = {
@@ -612,6 +836,7 @@ int main(int argc, char **argv)
 		case 'g': o.garbage = optarg; break;
 		case 'r': o.rate_scale = atof(optarg); break;
 		case 'i': o.interval_ms = atoi(optarg); break;
+		case 'A': o.agents = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -631,6 +856,8 @@ int main(int argc, char **argv)
 	} else if (psc_keys_load(&k, o.keys_dir, 0, err, sizeof(err)) < 0) {
 		fprintf(stderr, "psc_send_reports: %s\n", err);
 		c = 1;
+	} else if (o.agents) {
+		c = run_fleet(&o, &sy, &k);
 	} else {
 		c = run(&o, &sy, &k);
 	}

@@ -533,6 +533,143 @@ static void pending_adjustments_ride_on_acks(void **state)
 	psc_ingest_free(&ing);
 }
 
+/* Group commit: the reports of a batch become visible together at the commit; a
+ * duplicate within the batch and an unknown ref are each undone alone. */
+static void batch_commits_together(void **state)
+{
+	struct ctx *c = *state;
+	enum psc_store_result res;
+	struct rep x, y;
+
+	rep_init(&x, "h1", 1, NOW - 100, 3);
+	rep_init(&y, "h2", 1, NOW - 100, 2);
+	assert_int_equal(psc_store_batch_begin(c->s), 0);
+	assert_int_equal(psc_store_batch_begin(c->s), -EBUSY);
+	assert_int_equal(psc_store_batch_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_STORED);
+	assert_int_equal(psc_store_batch_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_DUPLICATE);
+	/* unknown ref, after a new workload and endpoint were written in its savepoint */
+	x.r.seq = 2;
+	x.r.dict_epoch = 9;
+	x.w.cgroup = "/other.slice";
+	x.e[2].ref = 4;
+	x.e[2].endpoint = "";
+	assert_int_equal(psc_store_batch_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_UNKNOWN_REF);
+	assert_int_equal(psc_store_batch_report(c->s, &y.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_STORED);
+	/* nothing is visible (durable) before the commit */
+	assert_int_equal(q(c, "SELECT count(*) FROM reports"), 0);
+	assert_int_equal(psc_store_batch_commit(c->s), 0);
+	assert_int_equal(psc_store_batch_commit(c->s), -EINVAL);
+	assert_int_equal(q(c, "SELECT count(*) FROM reports"), 2);
+	assert_int_equal(q(c, "SELECT count(*) FROM reports WHERE seq = 2"), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM workloads"), 2);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoints"), 5);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series"), 5);
+	assert_int_equal(q(c, "SELECT count(*) FROM rollup_dirty"), 1);
+	rep_clear(&x);
+	rep_clear(&y);
+}
+
+/* Ids learnt in a transaction that is rolled back must not be used afterwards: every
+ * series row must point at an existing endpoint and workload. */
+static void rollback_forgets_cached_ids(void **state)
+{
+	struct ctx *c = *state;
+	enum psc_store_result res;
+	struct rep x;
+
+	rep_init(&x, "h1", 1, NOW - 100, 3);
+	x.r.dict_epoch = 5;
+	x.w.ref = 1;
+	x.e[0].ref = 2;
+	assert_int_equal(psc_store_batch_begin(c->s), 0);
+	assert_int_equal(psc_store_batch_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_STORED);
+	psc_store_batch_rollback(c->s);
+	psc_store_batch_rollback(c->s); /* no batch: nothing */
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoints"), 0);
+
+	/* the same report again, then one by ref only */
+	assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_STORED);
+	x.r.seq = 2;
+	x.r.window_start += 10;
+	x.r.window_end += 10;
+	x.w.cgroup = "";
+	x.w.name = "";
+	x.e[0].protocol = x.e[0].role = x.e[0].endpoint = "";
+	assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW + 1, &res), 0);
+	assert_int_equal(res, PSC_STORE_STORED);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoints"), 3);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series"), 6);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series es JOIN endpoints e ON"
+			      " e.id = es.endpoint_id JOIN workloads w ON w.id = e.workload_id"),
+			 6);
+	assert_int_equal(q(c, "SELECT count(*) FROM workload_series ws JOIN workloads w ON"
+			      " w.id = ws.workload_id"),
+			 2);
+	rep_clear(&x);
+}
+
+/* One batch of requests: each gets its own reply, in order, after the commit. */
+static void ingest_batch_replies_to_each(void **state)
+{
+	struct ctx *c = *state;
+	struct psc_ingest_counters cnt = { 0 };
+	struct psc_ingest *ing = NULL;
+	struct psc_ingest_req req[4] = { 0 };
+	uint8_t junk[3] = { 'P', 'S', 1 };
+	Prescient__Ack *a;
+	struct psc_keys k;
+	struct rep x;
+
+	keys_for(&k);
+	assert_int_equal(psc_ingest_new(&ing, c->s, &k, NULL, &cnt), 0);
+	rep_init(&x, "h1", 1, NOW - 100, 2);
+	assert_int_equal(psc_wire_report_encode(&x.r, k.fleet, (uint8_t **)&req[0].frame,
+						&req[0].len),
+			 0);
+	req[1].frame = junk;
+	req[1].len = sizeof(junk);
+	req[2] = req[0]; /* the same report twice in one batch */
+	x.r.seq = 2;
+	assert_int_equal(psc_wire_report_encode(&x.r, k.fleet, (uint8_t **)&req[3].frame,
+						&req[3].len),
+			 0);
+	assert_int_equal(psc_ingest_batch(ing, req, 4, NOW), 0);
+	assert_int_equal(req[0].reason, PSC_REFUSE_NONE);
+	assert_int_equal(req[1].reason, PSC_REFUSE_CORRUPT);
+	assert_int_equal(psc_wire_refusal_reason(req[1].reply, req[1].reply_len),
+			 PSC_REFUSE_CORRUPT);
+	assert_int_equal(req[2].reason, PSC_REFUSE_DUPLICATE);
+	assert_int_equal(req[3].reason, PSC_REFUSE_NONE);
+	for (int i = 0; i < 4; i++) {
+		if (i == 1)
+			continue;
+		assert_int_equal(psc_wire_ack_decode(req[i].reply, req[i].reply_len, k.fleet, NULL,
+						     &a),
+				 0);
+		assert_int_equal(a->seq, i == 3 ? 2 : 1);
+		assert_int_equal(a->status, i == 2 ? PRESCIENT__ACK__STATUS__DUPLICATE
+						   : PRESCIENT__ACK__STATUS__OK);
+		psc_wire_ack_free(&a);
+	}
+	for (int i = 0; i < 4; i++)
+		free(req[i].reply);
+	free((void *)req[0].frame);
+	free((void *)req[3].frame);
+	assert_int_equal(atomic_load(&cnt.received), 4);
+	assert_int_equal(atomic_load(&cnt.stored), 2);
+	assert_int_equal(atomic_load(&cnt.duplicate), 1);
+	assert_int_equal(atomic_load(&cnt.refused[PSC_REFUSE_CORRUPT]), 1);
+	assert_int_equal(q(c, "SELECT count(*) FROM reports"), 2);
+	rep_clear(&x);
+	psc_ingest_free(&ing);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +683,9 @@ int main(void)
 		cmocka_unit_test(hist_blob_round_trip),
 		cmocka_unit_test_setup_teardown(ingest_acks_after_commit_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(pending_adjustments_ride_on_acks, setup, teardown),
+		cmocka_unit_test_setup_teardown(batch_commits_together, setup, teardown),
+		cmocka_unit_test_setup_teardown(rollback_forgets_cached_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(ingest_batch_replies_to_each, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
