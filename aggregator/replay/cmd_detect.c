@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +36,95 @@ static void help(void)
 	       "  -h, --help          this text\n");
 }
 
+int psc_replay_detector_opt(const char *cmd, int c, const char *arg,
+			    struct psc_detector_cfg *dcfg)
+{
+	char *end;
+
+	switch (c) {
+	case 'C':
+		dcfg->charts = 0;
+		if (strstr(arg, "shewhart"))
+			dcfg->charts |= 1u << PSC_CHART_SHEWHART;
+		if (strstr(arg, "cusum"))
+			dcfg->charts |= 1u << PSC_CHART_CUSUM;
+		if (!dcfg->charts)
+			return psc_replay_usage_error(cmd, "invalid --charts '%s'", arg);
+		return PSC_REPLAY_OK;
+	case 'k':
+		dcfg->cusum_k = strtod(arg, &end);
+		if (*end || !(dcfg->cusum_k > 0) || dcfg->cusum_k > 10)
+			return psc_replay_usage_error(cmd, "invalid --cusum-k '%s'", arg);
+		return PSC_REPLAY_OK;
+	case 'w':
+		dcfg->window = (uint32_t)strtoul(arg, &end, 10);
+		if (*end || dcfg->window < 16 || dcfg->window > 1000000)
+			return psc_replay_usage_error(cmd, "invalid --window '%s'", arg);
+		return PSC_REPLAY_OK;
+	default:
+		return psc_replay_usage_error(cmd, "invalid option");
+	}
+}
+
+int psc_replay_detect_series(const struct psc_series *s, const struct psc_fc_cfg *cfg,
+			     const struct psc_detector_cfg *dcfg, psc_replay_detect_fn emit,
+			     void *ctx)
+{
+	struct psc_forecaster *f = NULL;
+	struct psc_detector *d = NULL;
+	int r = -ENOMEM;
+
+	if (psc_forecaster_new(&f, cfg) < 0 || psc_detector_new(&d, dcfg) < 0)
+		goto out;
+	r = 0;
+	size_t row = 0;
+	for (uint64_t step = 0; step < s->n_steps; step++) {
+		if (s->step[row] != step) {
+			psc_forecaster_skip(f);
+			continue;
+		}
+		struct psc_fc_quantiles q;
+		struct psc_detection det;
+		double y = s->v[row];
+		/* One detector update per row (NAN before the first forecast), so the
+		 * detector's step numbers are row numbers. */
+		double expected = psc_forecaster_forecast(f, 0, &q) == 0 ? q.p50 : NAN;
+		psc_detector_update(d, y, expected, &det);
+		r = emit(ctx, row, &det);
+		if (r < 0)
+			break;
+		psc_forecaster_update(f, y);
+		row++;
+	}
+out:
+	psc_detector_free(&d);
+	psc_forecaster_free(&f);
+	return r;
+}
+
+struct print_ctx {
+	const struct psc_series *s;
+	bool explain;
+};
+
+static int print_row(void *ctx, size_t row, const struct psc_detection *det)
+{
+	static const char *const chart_names[] = { "none", "shewhart", "cusum" };
+	const struct print_ctx *pc = ctx;
+	const struct psc_series *s = pc->s;
+
+	printf("%s,%s,%.6f", s->text + s->ts_off[row], s->text + s->v_off[row], det->score);
+	if (pc->explain) {
+		size_t srow = det->start < s->n ? (size_t)det->start : row;
+		printf(",%s,%d,%s,", chart_names[det->chart], det->direction,
+		       s->text + s->ts_off[srow]);
+		psc_replay_print_num(det->baseline);
+		printf(",%.3f", det->z);
+	}
+	putchar('\n');
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -45,12 +135,10 @@ static int run(int argc, char **argv)
 		{ "cusum-k", required_argument, NULL, 'k' }, { "window", required_argument, NULL, 'w' },
 		{}
 	};
-	static const char *const chart_names[] = { "none", "shewhart", "cusum" };
 	struct psc_replay_input_opts in = { 0 };
 	const char *models = NULL, *period = "auto";
 	bool explain = false;
 	struct psc_detector_cfg dcfg;
-	char *end;
 
 	psc_detector_cfg_default(&dcfg);
 	int c;
@@ -77,23 +165,10 @@ static int run(int argc, char **argv)
 			in.quiet = true;
 			break;
 		case 'C':
-			dcfg.charts = 0;
-			if (strstr(optarg, "shewhart"))
-				dcfg.charts |= 1u << PSC_CHART_SHEWHART;
-			if (strstr(optarg, "cusum"))
-				dcfg.charts |= 1u << PSC_CHART_CUSUM;
-			if (!dcfg.charts)
-				return psc_replay_usage_error("detect", "invalid --charts '%s'", optarg);
-			break;
 		case 'k':
-			dcfg.cusum_k = strtod(optarg, &end);
-			if (*end || !(dcfg.cusum_k > 0) || dcfg.cusum_k > 10)
-				return psc_replay_usage_error("detect", "invalid --cusum-k '%s'", optarg);
-			break;
 		case 'w':
-			dcfg.window = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || dcfg.window < 16 || dcfg.window > 1000000)
-				return psc_replay_usage_error("detect", "invalid --window '%s'", optarg);
+			if (psc_replay_detector_opt("detect", c, optarg, &dcfg) != PSC_REPLAY_OK)
+				return PSC_REPLAY_USAGE;
 			break;
 		case 'h':
 			help();
@@ -110,43 +185,15 @@ static int run(int argc, char **argv)
 	if (lrc != PSC_REPLAY_OK)
 		return lrc;
 
-	int rc = PSC_REPLAY_BAD_INPUT;
-	struct psc_forecaster *f = NULL;
-	struct psc_detector *d = NULL;
-	if (psc_forecaster_new(&f, &cfg) < 0 || psc_detector_new(&d, &dcfg) < 0) {
-		fprintf(stderr, "prescient-replay detect: out of memory\n");
-		goto out;
-	}
 	printf("timestamp,value,score%s\n", explain ? ",chart,direction,start,expected,z" : "");
-	size_t row = 0;
-	for (uint64_t step = 0; step < s->n_steps; step++) {
-		if (s->step[row] != step) {
-			psc_forecaster_skip(f);
-			continue;
-		}
-		struct psc_fc_quantiles q;
-		struct psc_detection det;
-		double y = s->v[row];
-		/* One detector update per row (NAN before the first forecast), so the
-		 * detector's step numbers are row numbers. */
-		double expected = psc_forecaster_forecast(f, 0, &q) == 0 ? q.p50 : NAN;
-		psc_detector_update(d, y, expected, &det);
-		printf("%s,%s,%.6f", s->text + s->ts_off[row], s->text + s->v_off[row], det.score);
-		if (explain) {
-			size_t srow = det.start < s->n ? (size_t)det.start : row;
-			printf(",%s,%d,%s,", chart_names[det.chart], det.direction,
-			       s->text + s->ts_off[srow]);
-			psc_replay_print_num(det.baseline);
-			printf(",%.3f", det.z);
-		}
-		putchar('\n');
-		psc_forecaster_update(f, y);
-		row++;
+	struct print_ctx pc = { .s = s, .explain = explain };
+	int rc = PSC_REPLAY_OK;
+	if (psc_replay_detect_series(s, &cfg, &dcfg, print_row, &pc) < 0) {
+		fprintf(stderr, "prescient-replay detect: out of memory\n");
+		rc = PSC_REPLAY_BAD_INPUT;
+	} else if (fflush(stdout) != 0) {
+		rc = PSC_REPLAY_BAD_INPUT;
 	}
-	rc = fflush(stdout) == 0 ? PSC_REPLAY_OK : PSC_REPLAY_BAD_INPUT;
-out:
-	psc_detector_free(&d);
-	psc_forecaster_free(&f);
 	psc_series_free(&s);
 	return rc;
 }

@@ -25,6 +25,7 @@ extern const struct psc_replay_cmd psc_replay_detect_cmd;
 extern const struct psc_replay_cmd psc_replay_forecast_cmd;
 extern const struct psc_replay_cmd psc_replay_cluster_cmd;
 extern const struct psc_replay_cmd psc_replay_profile_cmd;
+extern const struct psc_replay_cmd psc_replay_nab_cmd;
 
 /* Options shared by the series subcommands. */
 struct psc_replay_input_opts {
@@ -66,3 +67,23 @@ struct psc_fc_cfg;
 int psc_replay_load_for_models(const char *cmd, const char *path,
 			       const struct psc_replay_input_opts *in, const char *models,
 			       const char *period, struct psc_fc_cfg *cfg, struct psc_series **out);
+
+struct psc_detector_cfg;
+struct psc_detection;
+
+/* Called by psc_replay_detect_series() once per row of the series, in order; a negative
+ * return stops the run and is passed back. */
+typedef int (*psc_replay_detect_fn)(void *ctx, size_t row, const struct psc_detection *det);
+
+/* What `detect` computes: runs the online forecaster (@cfg) and the shift detector
+ * (@dcfg) over @s (gaps are fed to the forecaster as skips) and hands each row's
+ * detection to @emit. @s stays the caller's. Returns 0, -ENOMEM, or @emit's error. */
+int psc_replay_detect_series(const struct psc_series *s, const struct psc_fc_cfg *cfg,
+			     const struct psc_detector_cfg *dcfg, psc_replay_detect_fn emit,
+			     void *ctx);
+
+/* Applies one of the detector options shared by detect and nab to @dcfg: @c is 'C'
+ * (--charts), 'k' (--cusum-k) or 'w' (--window). Returns PSC_REPLAY_OK, or prints the
+ * usage error for subcommand @cmd and returns PSC_REPLAY_USAGE. */
+int psc_replay_detector_opt(const char *cmd, int c, const char *arg,
+			    struct psc_detector_cfg *dcfg);
