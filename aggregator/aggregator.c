@@ -18,7 +18,11 @@
 #include "metrics.h"
 #include "modeling.h"
 
-enum { TAG_NN = 1, TAG_TIMER, TAG_SIGNAL, TAG_MODEL };
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+
+enum { TAG_NN = 1, TAG_TIMER, TAG_SIGNAL };
 
 struct psc_aggregator_options psc_aggregator_options_default(void)
 {
@@ -55,6 +59,12 @@ struct loop {
 	struct psc_ingest *ingest;
 	struct psc_metrics *metrics;
 	struct psc_modeling *model;
+	/* The modeling cycle runs on its own thread with its own SQLite connection, so a long
+	 * cycle never delays acknowledgements (WAL lets it read while ingest writes; writes
+	 * wait for each other through the busy timeout). */
+	pthread_t model_thread;
+	bool model_thread_running;
+	int model_stop_fd;
 	int nn;
 	int nn_fd;
 	int epfd, tfd, sfd;
@@ -118,6 +128,46 @@ static int add_fd(struct loop *l, int fd, uint32_t tag)
 
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return psc_log_err_r(-errno, "epoll_ctl");
+	return 0;
+}
+
+static void *model_thread_main(void *arg)
+{
+	struct loop *l = arg;
+	struct pollfd fds[2] = {
+		{ .fd = psc_modeling_fd(l->model), .events = POLLIN },
+		{ .fd = l->model_stop_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			psc_err("AGG-MODEL-THREAD", "poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (fds[1].revents)
+			return NULL;
+		if (fds[0].revents)
+			psc_modeling_on_timer(l->model);
+	}
+}
+
+static int start_model_thread(struct loop *l)
+{
+	int r;
+
+	if (psc_modeling_fd(l->model) < 0)
+		return psc_log_err_r(-EBADF, "modeling timer");
+	l->model_stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (l->model_stop_fd < 0)
+		return psc_log_err_r(-errno, "eventfd");
+	/* Signals stay blocked in the new thread (inherited mask): the main loop's signalfd
+	 * receives them. */
+	r = pthread_create(&l->model_thread, NULL, model_thread_main, l);
+	if (r != 0)
+		return psc_log_err_r(-r, "cannot start the modeling thread");
+	l->model_thread_running = true;
 	return 0;
 }
 
@@ -206,8 +256,7 @@ static int start(struct loop *l)
 		r = psc_modeling_new(&l->model, opt->db_path, &opt->model, err, sizeof(err));
 		if (r < 0)
 			return psc_log_err_r(r, "%s", err);
-		r = psc_modeling_fd(l->model);
-		r = r < 0 ? psc_log_err_r(r, "modeling timer") : add_fd(l, r, TAG_MODEL);
+		r = start_model_thread(l);
 	}
 	if (r < 0)
 		return r;
@@ -223,6 +272,14 @@ static void stop(struct loop *l)
 {
 	if (l->epfd >= 0)
 		close(l->epfd);
+	if (l->model_thread_running) {
+		uint64_t one = 1;
+		if (write(l->model_stop_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(l->model_thread, NULL);
+		l->model_thread_running = false;
+	}
+	if (l->model_stop_fd >= 0)
+		close(l->model_stop_fd);
 	psc_modeling_free(&l->model);
 	if (l->tfd >= 0)
 		close(l->tfd);
@@ -238,7 +295,8 @@ static void stop(struct loop *l)
 
 int psc_aggregator_run(const struct psc_aggregator_options *opt)
 {
-	struct loop l = { .opt = opt, .nn = -1, .nn_fd = -1, .epfd = -1, .tfd = -1, .sfd = -1 };
+	struct loop l = { .opt = opt, .nn = -1, .nn_fd = -1, .epfd = -1, .tfd = -1, .sfd = -1,
+			  .model_stop_fd = -1 };
 	struct epoll_event evs[8];
 	uint64_t expirations;
 	int r, n;
@@ -263,9 +321,6 @@ int psc_aggregator_run(const struct psc_aggregator_options *opt)
 				break;
 			case TAG_SIGNAL:
 				r = handle_signal(&l);
-				break;
-			case TAG_MODEL:
-				psc_modeling_on_timer(l.model);
 				break;
 			}
 		}
