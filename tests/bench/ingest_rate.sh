@@ -9,8 +9,8 @@
 # Usage: ingest_rate.sh [--build DIR] [--agents N] [--reports M] [--endpoints E]
 #                       [--workloads W] [--synchronous full|normal] [--db-dir DIR]
 #                       [--with-modeling]
-# The live modeling cycle (--model-interval) runs on the aggregator's thread and is off
-# here unless --with-modeling: this measures ingest.
+# The live modeling cycle (--model-interval) runs on its own thread with its own SQLite
+# connection; it is off here unless --with-modeling: this measures ingest.
 # The load generator runs on the same host and competes for its CPUs: the CPU-time rate is
 # the figure to compare; the wall rate is what this host sustained with both.
 # Everything started here is stopped by its pid; ports are free loopback ports.
