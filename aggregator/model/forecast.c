@@ -25,6 +25,13 @@
 #define QOFF_EVERY 8
 #define SMED_K 5
 #define SMED_FLAT 12
+#define RMED_SECONDS 7200.0
+#define RMED_MAX 256
+#define STK_Q PSC_FC_STACK /* one column per model before it; the base's is the intercept */
+#define STK_N 512
+#define STK_RIDGE 0.1 /* relative to the mean diagonal: shrinks towards the base */
+#define STK_REFIT 32
+#define STK_IRLS 6
 
 struct hw {
 	double alpha, beta, gamma;
@@ -80,6 +87,13 @@ struct psc_forecaster {
 	struct psc_fc_quantiles band[MAX_H]; /* the forecasts issued at the last step */
 	uint64_t qoff_at[MAX_H]; /* steps when they were computed (0 = never) */
 
+	/* stack: per horizon, a ring of STK_N scored rows (STK_Q features + target) */
+	double *stk[MAX_H];
+	uint32_t stk_n[MAX_H], stk_pos[MAX_H];
+	double stk_w[MAX_H][STK_Q];
+	bool stk_ready[MAX_H];
+	uint64_t stk_at[MAX_H];
+
 	double *path;    /* max_h predictions */
 	double *scratch; /* 2 * max(history, resid_window) */
 };
@@ -88,6 +102,8 @@ static const char *const model_names[_PSC_FC_MAX] = {
 	[PSC_FC_SNAIVE] = "seasonal_naive", [PSC_FC_HW_ADD] = "holt_winters_add",
 	[PSC_FC_HW_MUL] = "holt_winters_mul", [PSC_FC_AR] = "autoregressive",
 	[PSC_FC_LSTM] = "lstm",			[PSC_FC_SMEDIAN] = "seasonal_median",
+	[PSC_FC_NAIVE] = "naive",		[PSC_FC_RMEDIAN] = "rolling_median",
+	[PSC_FC_SLEVEL] = "seasonal_level", [PSC_FC_STACK] = "stack",
 	[PSC_FC_BLEND] = "blend",
 };
 
@@ -442,6 +458,131 @@ static double smedian(const struct psc_forecaster *f, uint32_t h)
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Median of the last 2 hours of values (at least 3, at most RMED_MAX steps): a level
+ * that one burst does not move. */
+static double rmedian_at(const struct psc_forecaster *f, uint64_t back)
+{
+	double v[RMED_MAX];
+	uint64_t avail = hist_avail(f);
+	double w = RMED_SECONDS / f->cfg.interval;
+	uint32_t n = w < 3 ? 3 : w > RMED_MAX ? RMED_MAX : (uint32_t)(w + 0.5);
+
+	if (back >= avail)
+		return NAN;
+	if (n > avail - back)
+		n = (uint32_t)(avail - back);
+	for (uint32_t j = 0; j < n; j++)
+		v[j] = hist_at(f, back + j);
+	qsort(v, n, sizeof(*v), cmp_d);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double rmedian(const struct psc_forecaster *f)
+{
+	return rmedian_at(f, 0);
+}
+
+/* Seasonal shape on the current level: the median of the values at the target's phase in
+ * the last SMED_K periods, moved by the current 2-hour median minus the median of the
+ * 2-hour medians at the same phase in those periods. The period is the detected one, else
+ * one day (the detector needs several clean cycles; back-testing decides here). */
+static double slevel(const struct psc_forecaster *f, uint32_t h)
+{
+	uint32_t m = f->period ? f->period : f->daily;
+	uint64_t avail = hist_avail(f);
+	if (!m || avail < (uint64_t)m + h)
+		return rmedian(f);
+	uint64_t first = (uint64_t)m * ((h + m - 1) / m) - h;
+	double a[SMED_K], b[SMED_K];
+	uint32_t n = 0;
+	for (uint32_t j = 0; j < SMED_K && (uint64_t)(j + 1) * m < avail; j++) {
+		a[n] = hist_at(f, first + (uint64_t)j * m);
+		b[n] = rmedian_at(f, (uint64_t)(j + 1) * m);
+		n++;
+	}
+	if (!n)
+		return rmedian(f);
+	qsort(a, n, sizeof(*a), cmp_d);
+	qsort(b, n, sizeof(*b), cmp_d);
+	double ma = n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+	double mb = n % 2 ? b[n / 2] : 0.5 * (b[n / 2 - 1] + b[n / 2]);
+	return ma + rmedian(f) - mb;
+}
+
+/* Stack: y = base + sum_m w_m (c_m - base) + w_0, fitted by least absolute deviations
+ * (IRLS, ridge towards the base) on the last STK_N scored forecasts of this horizon; the
+ * base is the rolling median. */
+static bool stk_features(const double *c, double *x)
+{
+	double base = c[PSC_FC_RMEDIAN];
+	if (!isfinite(base))
+		return false;
+	for (int m = 0; m < STK_Q; m++)
+		x[m] = m == PSC_FC_RMEDIAN ? 1 : isfinite(c[m]) ? c[m] - base : 0;
+	return true;
+}
+
+static void stk_fit(struct psc_forecaster *f, size_t i)
+{
+	uint32_t n = f->stk_n[i];
+	const double *rows = f->stk[i];
+	double *abs_t = f->scratch, *tmp = f->scratch + n;
+	for (uint32_t r = 0; r < n; r++)
+		abs_t[r] = fabs(rows[r * (STK_Q + 1) + STK_Q]);
+	double sc = psc_quantile(abs_t, n, 0.5, tmp);
+	if (!(sc > 0))
+		sc = psc_mean(abs_t, n);
+	if (!(sc > 0)) {
+		f->stk_ready[i] = false;
+		return;
+	}
+	double w[STK_Q] = { 0 };
+	for (int it = 0; it < STK_IRLS; it++) {
+		double a[STK_Q * STK_Q] = { 0 }, b[STK_Q] = { 0 };
+		for (uint32_t r = 0; r < n; r++) {
+			const double *row = rows + r * (STK_Q + 1);
+			double x[STK_Q], pred = 0;
+			for (int m = 0; m < STK_Q; m++) {
+				x[m] = (m == PSC_FC_RMEDIAN ? 1 : row[m] / sc);
+				pred += w[m] * x[m];
+			}
+			double y = row[STK_Q] / sc;
+			double res = fabs(y - pred);
+			double wt = it == 0 ? 1 : 1 / (res > 0.05 ? res : 0.05);
+			for (int p = 0; p < STK_Q; p++) {
+				b[p] += wt * x[p] * y;
+				for (int q = 0; q <= p; q++)
+					a[p * STK_Q + q] += wt * x[p] * x[q];
+			}
+		}
+		double tr = 0;
+		for (int p = 0; p < STK_Q; p++) {
+			for (int q = 0; q < p; q++)
+				a[q * STK_Q + p] = a[p * STK_Q + q];
+			tr += a[p * STK_Q + p];
+		}
+		if (psc_solve_spd(a, b, STK_Q, STK_RIDGE * tr / STK_Q + 1e-12) < 0) {
+			f->stk_ready[i] = false;
+			return;
+		}
+		memcpy(w, b, sizeof(w));
+	}
+	for (int m = 0; m < STK_Q; m++)
+		f->stk_w[i][m] = m == PSC_FC_RMEDIAN ? w[m] * sc : w[m];
+	f->stk_ready[i] = true;
+}
+
+static double stk_predict(const struct psc_forecaster *f, size_t i, const double *c)
+{
+	double x[STK_Q];
+	if (!f->stk_ready[i] || !stk_features(c, x))
+		return c[PSC_FC_RMEDIAN];
+	double y = c[PSC_FC_RMEDIAN];
+	for (int m = 0; m < STK_Q; m++)
+		y += f->stk_w[i][m] * x[m];
+	return y;
+}
+
 /* Quantiles around the chosen point forecast of horizon index i. The residual quantile
  * levels start at 0.1 / 0.9 and are adapted online (adaptive conformal inference, Gibbs &
  * Candes 2021) so that the long-run share of actuals below p10 and above p90 is 10% each
@@ -507,6 +648,10 @@ static void issue(struct psc_forecaster *f)
 		}
 		c[PSC_FC_AR] = f->ar.ready ? f->path[h - 1] : last;
 		c[PSC_FC_LSTM] = f->lstm ? psc_lstm_predict(f->lstm, h) : NAN;
+		c[PSC_FC_NAIVE] = f->active[PSC_FC_NAIVE] ? last : NAN;
+		c[PSC_FC_RMEDIAN] = f->active[PSC_FC_RMEDIAN] ? rmedian(f) : NAN;
+		c[PSC_FC_SLEVEL] = f->active[PSC_FC_SLEVEL] ? slevel(f, h) : NAN;
+		c[PSC_FC_STACK] = f->active[PSC_FC_STACK] ? stk_predict(f, i, c) : NAN;
 		for (int m = 0; m < PSC_FC_BLEND; m++)
 			c[m] = clampf(f, c[m]);
 		/* Blend: inverse squared back-test error weights. */
@@ -577,6 +722,19 @@ static void score(struct psc_forecaster *f, double y)
 				f->mae[i][m] = e;
 			else
 				f->mae[i][m] += a * (e - f->mae[i][m]);
+		}
+		if (f->stk[i]) {
+			double *row = f->stk[i] + (size_t)f->stk_pos[i] * (STK_Q + 1);
+			if (stk_features(slot, row)) {
+				row[STK_Q] = y - slot[PSC_FC_RMEDIAN];
+				f->stk_pos[i] = (f->stk_pos[i] + 1) % STK_N;
+				if (f->stk_n[i] < STK_N)
+					f->stk_n[i]++;
+			}
+			if (f->stk_n[i] >= 64 && f->steps - f->stk_at[i] >= STK_REFIT) {
+				stk_fit(f, i);
+				f->stk_at[i] = f->steps;
+			}
 		}
 		if (isfinite(slot[FINAL])) {
 			f->resid[i][f->rpos[i]] = y - slot[FINAL];
@@ -662,6 +820,7 @@ void psc_forecaster_free(struct psc_forecaster **fp)
 	for (size_t i = 0; i < MAX_H; i++) {
 		free(f->pend[i]);
 		free(f->resid[i]);
+		free(f->stk[i]);
 	}
 	free(f->path);
 	free(f->scratch);
@@ -733,6 +892,9 @@ int psc_forecaster_new(struct psc_forecaster **out, const struct psc_fc_cfg *cfg
 		f->pend[i] = malloc((size_t)f->h[i] * NPEND * sizeof(double));
 		f->resid[i] = calloc(f->rw[i], sizeof(double));
 		if (!f->pend[i] || !f->resid[i])
+			goto oom;
+		if (f->active[PSC_FC_STACK] && f->active[PSC_FC_RMEDIAN] &&
+		    !(f->stk[i] = malloc((size_t)STK_N * (STK_Q + 1) * sizeof(double))))
 			goto oom;
 		for (size_t k = 0; k < (size_t)f->h[i] * NPEND; k++)
 			f->pend[i][k] = NAN;

@@ -124,6 +124,7 @@ int psc_replay_load_for_models(const char *cmd, const char *path,
 
 	/* Validate the options before reading input, with a placeholder interval. */
 	psc_fc_cfg_default(cfg, 1);
+	cfg->models = psc_replay_default_models(cmd);
 	if (models && psc_replay_parse_models(models, &cfg->models) < 0)
 		return psc_replay_usage_error(cmd, "invalid --models '%s'", models);
 	if (psc_replay_parse_period(period, 300, &per) < 0)
@@ -135,4 +136,11 @@ int psc_replay_load_for_models(const char *cmd, const char *path,
 	cfg->models = mask;
 	psc_replay_parse_period(period, (*out)->interval, &cfg->period);
 	return PSC_REPLAY_OK;
+}
+
+uint32_t psc_replay_default_models(const char *cmd)
+{
+	if (strcmp(cmd, "detect") == 0 || strcmp(cmd, "nab") == 0)
+		return PSC_FC_MASK_DETECT;
+	return PSC_FC_MASK_DEFAULT;
 }

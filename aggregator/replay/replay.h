@@ -67,6 +67,9 @@ struct psc_fc_cfg;
 int psc_replay_load_for_models(const char *cmd, const char *path,
 			       const struct psc_replay_input_opts *in, const char *models,
 			       const char *period, struct psc_fc_cfg *cfg, struct psc_series **out);
+/* The model set used when --models is not given: detection's for detect and nab,
+ * forecasting's for forecast. */
+uint32_t psc_replay_default_models(const char *cmd);
 
 struct psc_detector_cfg;
 struct psc_detection;

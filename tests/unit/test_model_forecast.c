@@ -111,6 +111,40 @@ static void test_ar_beats_naive_on_ar_process(void **state)
 	psc_forecaster_free(&f);
 }
 
+/* A steady level with isolated bursts, 1 h ahead at 5-minute steps: the last value is
+ * often a burst, the 2-hour rolling median is not, and the stack (a least-absolute-
+ * deviations combination around that median) is at least as good. */
+static void test_robust_level_beats_naive_on_bursts(void **state)
+{
+	struct psc_fc_cfg cfg;
+	struct psc_forecaster *f = NULL;
+	struct psc_rng rng;
+
+	psc_rng_seed(&rng, 7);
+	psc_fc_cfg_default(&cfg, 300);
+	cfg.horizons[0] = 12;
+	cfg.period = 0;
+	assert_int_equal(psc_forecaster_new(&f, &cfg), 0);
+	for (int i = 0; i < 3000; i++) {
+		double y = 100 + psc_rng_normal(&rng);
+		if (psc_rng_uniform(&rng) < 0.15)
+			y += 40 + 20 * psc_rng_uniform(&rng);
+		psc_forecaster_update(f, y);
+	}
+	double naive = psc_forecaster_error(f, 0, PSC_FC_NAIVE);
+	double rmed = psc_forecaster_error(f, 0, PSC_FC_RMEDIAN);
+	double stack = psc_forecaster_error(f, 0, PSC_FC_STACK);
+	assert_true(rmed < 0.75 * naive);
+	assert_true(stack < 1.05 * rmed);
+	struct psc_fc_quantiles q;
+	assert_int_equal(psc_forecaster_forecast(f, 0, &q), 0);
+	assert_true(q.model != PSC_FC_NAIVE && q.model != PSC_FC_SNAIVE);
+	assert_true(q.p50 > 97 && q.p50 < 106);
+	assert_string_equal(psc_fc_model_name(PSC_FC_RMEDIAN), "rolling_median");
+	assert_string_equal(psc_fc_model_name(PSC_FC_STACK), "stack");
+	psc_forecaster_free(&f);
+}
+
 static void test_quantiles_are_calibrated(void **state)
 {
 	struct psc_fc_cfg cfg;
@@ -235,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_season_detect),
 		cmocka_unit_test(test_holt_winters_recovers_season),
 		cmocka_unit_test(test_ar_beats_naive_on_ar_process),
+		cmocka_unit_test(test_robust_level_beats_naive_on_bursts),
 		cmocka_unit_test(test_quantiles_are_calibrated),
 		cmocka_unit_test(test_gaps_and_errors),
 		cmocka_unit_test(test_multiplicative_needs_positive),
