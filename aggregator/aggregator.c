@@ -148,8 +148,13 @@ static void *model_thread_main(void *arg)
 		}
 		if (fds[1].revents)
 			return NULL;
-		if (fds[0].revents)
+		if (fds[0].revents) {
 			psc_modeling_on_timer(l->model);
+			struct psc_modeling_stats st = psc_modeling_last(l->model);
+			atomic_store(&l->counters.model_cycle_us, (uint64_t)(st.seconds * 1e6));
+			atomic_store(&l->counters.model_workloads, st.workloads);
+			atomic_fetch_add(&l->counters.model_cycles, 1);
+		}
 	}
 }
 

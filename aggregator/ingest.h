@@ -35,6 +35,9 @@ struct psc_ingest_counters {
 	atomic_uint_least64_t heartbeat;	/* CLOCK_MONOTONIC s of the loop's last tick */
 	atomic_uint_least64_t maint_rolled_up;	/* buckets recomputed */
 	atomic_uint_least64_t maint_deleted;	/* rows removed by retention */
+	atomic_uint_least64_t model_cycle_us;	/* the last modeling cycle's wall time */
+	atomic_uint_least64_t model_workloads;	/* workloads the modeling cycle holds */
+	atomic_uint_least64_t model_cycles;	/* modeling cycles run */
 };
 
 struct psc_ingest_options {

@@ -92,6 +92,19 @@ char *psc_metrics_render(struct psc_ingest_counters *c, const char *db_path)
 		"prescient_retention_deleted_rows_total %llu\n",
 		(unsigned long long)atomic_load(&c->maint_rolled_up),
 		(unsigned long long)atomic_load(&c->maint_deleted));
+	fprintf(f,
+		"# HELP prescient_model_cycle_seconds Wall time of the last modeling cycle.\n"
+		"# TYPE prescient_model_cycle_seconds gauge\n"
+		"prescient_model_cycle_seconds %.6f\n"
+		"# HELP prescient_model_workloads Workloads the modeling cycle holds models for.\n"
+		"# TYPE prescient_model_workloads gauge\n"
+		"prescient_model_workloads %llu\n"
+		"# HELP prescient_model_cycles_total Modeling cycles run.\n"
+		"# TYPE prescient_model_cycles_total counter\n"
+		"prescient_model_cycles_total %llu\n",
+		(double)atomic_load(&c->model_cycle_us) / 1e6,
+		(unsigned long long)atomic_load(&c->model_workloads),
+		(unsigned long long)atomic_load(&c->model_cycles));
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

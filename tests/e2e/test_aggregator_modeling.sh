@@ -34,9 +34,10 @@ url=tcp://127.0.0.1:$port
 db=$tmp/store.db
 "$agg" keygen "$tmp/keys" >/dev/null || fail "keygen"
 
+http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_agg() {
 	"$agg" --listen "$url" --db "$db" --keys "$tmp/keys" --model-interval 1s \
-		--model-step 10s --log-level debug >>"$tmp/agg.log" 2>&1 &
+		--model-step 10s --log-level debug --http "127.0.0.1:$http_port" >>"$tmp/agg.log" 2>&1 &
 	agg_pid=$!
 	sleep 0.5
 	kill -0 "$agg_pid" 2>/dev/null || fail "aggregator exited at start"
@@ -64,6 +65,11 @@ sleep 1.5
 [ "$(q "SELECT count(*) FROM forecasts WHERE NOT (p10 <= p50 AND p50 <= p90)")" = 0 ] || fail "quantiles out of order"
 [ "$(q "SELECT count(*) FROM model_state WHERE steps >= 30")" = 2 ] || fail "model_state: $(q 'SELECT * FROM model_state')"
 grep -q "modeling cycle:.*2 workloads" "$tmp/agg.log" || fail "no debug summary line"
+metrics=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+	"http://127.0.0.1:$http_port/metrics") || fail "no /metrics"
+echo "$metrics" | grep -q '^prescient_model_workloads 2$' || fail "metrics: $(echo "$metrics" | grep model)"
+echo "$metrics" | grep -qE '^prescient_model_cycles_total [1-9]' || fail "metrics: $(echo "$metrics" | grep model)"
+echo "$metrics" | grep -qE '^prescient_model_cycle_seconds [0-9.]+$' || fail "metrics: $(echo "$metrics" | grep model)"
 stop_agg
 
 # restart: the models are rebuilt from the store
