@@ -378,6 +378,20 @@ static void forget_workload(struct agent *a, uint64_t cgroup_id)
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.cg_counters), &cgroup_id);
 }
 
+static bool any_workload_vanished(struct agent *a, bool *refreshed)
+{
+	struct psc_cgroup_usage u;
+	struct psc_workload *wl;
+	size_t it = 0;
+
+	while ((wl = psc_window_next(a->window, &it))) {
+		struct workload_info *info = workload_info(a, wl, refreshed);
+		if (info && psc_cgroupfs_read_usage(&a->layout, info->path, &u) == -ENOENT)
+			return true;
+	}
+	return false;
+}
+
 static void end_window(struct agent *a, double end)
 {
 	double window_s = end - a->window_start;
@@ -387,6 +401,12 @@ static void end_window(struct agent *a, double end)
 	struct psc_workload *wl;
 
 	if (a->rb)
+		ring_buffer__consume(a->rb);
+	/* A cgroup can only be removed once its processes are gone, so every event of a
+	 * vanished workload is already in the ring. But it may have landed after the drain
+	 * above: drain again before reporting the workload for the last time, or its last
+	 * responses would arrive after it was forgotten. */
+	if (a->rb && !a->replay && any_workload_vanished(a, &refreshed))
 		ring_buffer__consume(a->rb);
 	if (a->skel)
 		collect_kernel_counters(a);
