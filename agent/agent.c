@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -378,15 +379,21 @@ static void forget_workload(struct agent *a, uint64_t cgroup_id)
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.cg_counters), &cgroup_id);
 }
 
+/* Only existence matters here: one stat of the cgroup's directory, not a usage read (the
+ * window's usage is read once, below). */
 static bool any_workload_vanished(struct agent *a, bool *refreshed)
 {
-	struct psc_cgroup_usage u;
+	char dir[PSC_CGROUPFS_DIR_MAX + PSC_CGROUP_PATH_MAX];
 	struct psc_workload *wl;
+	struct stat st;
 	size_t it = 0;
 
 	while ((wl = psc_window_next(a->window, &it))) {
 		struct workload_info *info = workload_info(a, wl, refreshed);
-		if (info && psc_cgroupfs_read_usage(&a->layout, info->path, &u) == -ENOENT)
+		if (!info)
+			continue;
+		snprintf(dir, sizeof(dir), "%s%s", a->layout.identity, info->path);
+		if (stat(dir, &st) != 0 && errno == ENOENT)
 			return true;
 	}
 	return false;
