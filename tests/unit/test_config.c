@@ -384,6 +384,66 @@ static void bad_options_name_their_origin(void **state)
 	assert_int_equal(p.bad_argi, 4);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = malloc(PSC_CONFIG_FILE_MAX);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	*len = fread(buf, 1, PSC_CONFIG_FILE_MAX, f);
+	assert_true(feof(f));
+	fclose(f);
+	return buf;
+}
+
+/* The example files in deploy/config parse as they are, and so does every default shown
+ * as "# key = value" once uncommented: an operator who edits them gets no syntax error. */
+static void example_files_parse(void **state)
+{
+	static const char *const files[] = { "agent.conf", "aggregator.conf" };
+	const char *data = getenv("PSC_TEST_DATA");
+
+	if (!data)
+		skip();
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct psc_config *c = NULL;
+		char path[4096], err[512];
+		size_t len, shown = 0, active;
+		char *text;
+
+		snprintf(path, sizeof(path), "%s/../../deploy/config/%s", data, files[f]);
+		text = slurp(path, &len);
+		if (psc_config_parse(&c, path, text, len, err, sizeof(err)) < 0)
+			fail_msg("%s", err);
+		active = psc_config_count(c);
+		assert_true(active >= 2);
+		psc_config_free(&c);
+		/* Uncomment "# key = value" lines (a comment is "# " + lower-case word + " =") */
+		for (size_t i = 0; i + 2 < len; i++) {
+			size_t k = i + 2;
+
+			if ((i > 0 && text[i - 1] != '\n') || text[i] != '#' || text[i + 1] != ' ')
+				continue;
+			while (k < len && ((text[k] >= 'a' && text[k] <= 'z') || text[k] == '-' ||
+					   (text[k] >= '0' && text[k] <= '9')))
+				k++;
+			if (k == i + 2 || k + 2 > len || memcmp(text + k, " =", 2) != 0)
+				continue;
+			text[i] = ' ';
+			shown++;
+		}
+		if (psc_config_parse(&c, path, text, len, err, sizeof(err)) < 0)
+			fail_msg("uncommented: %s", err);
+		assert_true(shown >= 10);
+		/* Flags shown as "false" add nothing when uncommented. */
+		assert_true(psc_config_count(c) >= active + shown - 3);
+		assert_true(psc_config_count(c) <= active + shown);
+		psc_config_free(&c);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +456,7 @@ int main(void)
 		cmocka_unit_test(find_path),
 		cmocka_unit_test(command_line_wins),
 		cmocka_unit_test(bad_options_name_their_origin),
+		cmocka_unit_test(example_files_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
