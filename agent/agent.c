@@ -17,10 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actuator.h"
 #include "capture.skel.h"
 #include "cgroupfs.h"
 #include "cleanup.h"
 #include "conn.h"
+#include "enforce.h"
 #include "hashmap.h"
 #include "loader.h"
 #include "recording.h"
@@ -64,6 +66,8 @@ struct agent {
 	double window_start;
 	struct psc_recorder *rec;	 /* --record */
 	struct psc_uplink *uplink;	 /* --aggregator */
+	struct psc_actuator *actuator;	 /* with the uplink: the cgroup writer */
+	struct psc_enforce *enforce;	 /* with the uplink: adjustments */
 	struct psc_report_item *items;	 /* this window's reports, for the uplink */
 	size_t n_items, cap_items;
 	uint64_t ringbuf_drops_window;
@@ -269,6 +273,11 @@ static void usage_delta(const struct psc_cgroup_usage *now, const struct workloa
 		u->has_psi_io = true;
 		u->psi_io_some = stall_share(&now->psi_io, &b->psi_io, window_s);
 	}
+	if (both & PSC_CGU_OOM_KILLS) {
+		u->has_oom_kills = true;
+		u->oom_kills = now->oom_kills >= b->oom_kills ? now->oom_kills - b->oom_kills : 0;
+	}
+	u->limits = now->limits;
 }
 
 static struct workload_info *workload_info(struct agent *a, struct psc_workload *wl,
@@ -363,12 +372,16 @@ static void send_report(struct agent *a, double start, double end)
 		.sample_every = a->opts->sample_every ? a->opts->sample_every : 1,
 		.ring_drops = a->ringbuf_drops_window,
 	};
+	if (a->enforce)
+		h.n_outcomes = psc_enforce_outcomes(a->enforce, &h.outcomes);
 	r = psc_report_pb_pack(&h, a->items, a->n_items, &packed, &len);
 	if (r < 0) {
 		psc_err("AGENT-SPOOL-LOSS", "cannot encode report %" PRIu64 ": %s", seq, strerror(-r));
 		return;
 	}
-	psc_uplink_submit(a->uplink, seq, packed, len);
+	/* Once spooled, the outcomes travel with the report (and survive a restart). */
+	if (psc_uplink_submit(a->uplink, seq, packed, len) == 0 && a->enforce)
+		psc_enforce_outcomes_sent(a->enforce, h.n_outcomes);
 }
 
 static void forget_workload(struct agent *a, uint64_t cgroup_id)
@@ -508,6 +521,15 @@ static void summary(struct agent *a)
 			" refused, %zu still spooled, %" PRIu64 " lost from the spool\n",
 			uc->sent, uc->acked, uc->refused, psc_uplink_spooled(a->uplink),
 			psc_uplink_spool_dropped(a->uplink));
+	}
+	if (a->enforce) {
+		const struct psc_enforce_counters *ec = psc_enforce_counters(a->enforce);
+		fprintf(stderr, "prescient-agent: enforce: ");
+		for (int i = 1; i < PSC_ENFORCE_RESULTS; i++)
+			fprintf(stderr, "%s%" PRIu64 " %s", i > 1 ? ", " : "", ec->results[i],
+				psc_enforce_result_name(i));
+		fprintf(stderr, "; %" PRIu64 " files written, %" PRIu64 " writes failed\n",
+			ec->writes, ec->write_failures);
 	}
 }
 
@@ -662,6 +684,45 @@ static void free_info(void *p)
 	free(p);
 }
 
+static int start_enforce(struct agent *a)
+{
+	const struct psc_agent_opts *o = a->opts;
+	struct psc_enforce_config ec = {
+		.host_id = o->host_id,
+		.state_dir = o->spool_dir,
+		.guard = psc_guard_config_default(),
+		.dry_run = o->dry_run,
+		.layout = &a->layout,
+		/* Egress rate limiting (a cgroup_skb token bucket) is not wired in yet. */
+		.set_egress = NULL,
+	};
+	int r;
+
+	ec.guard.prefixes = o->manage;
+	ec.guard.n_prefixes = o->n_manage;
+	if (o->margin_min_bytes)
+		ec.guard.margin_min_bytes = o->margin_min_bytes;
+	if (o->step_factor > 1) {
+		ec.guard.step_up = o->step_factor;
+		ec.guard.step_down = 1 / o->step_factor;
+	}
+	if (o->cooldown_s >= 0)
+		ec.guard.cooldown_s = o->cooldown_s;
+	memcpy(ec.sign_pk, psc_uplink_sign_pk(a->uplink), sizeof(ec.sign_pk));
+	r = psc_actuator_cgroupfs_new(&a->actuator, &a->layout);
+	if (r < 0)
+		return psc_log_err_r(r, "cannot set up the cgroup writer");
+	ec.actuator = a->actuator;
+	r = psc_enforce_new(&a->enforce, &ec);
+	if (r < 0)
+		return psc_log_err_r(r, "cannot set up enforcement (state in %s)", o->spool_dir);
+	for (size_t i = 0; i < o->n_manage; i++)
+		psc_info("AGENT-ENFORCE", "managing cgroups under %s%s", o->manage[i],
+			 o->dry_run ? " (dry run: nothing is written)" : "");
+	psc_uplink_set_enforce(a->uplink, a->enforce);
+	return 0;
+}
+
 int psc_agent_run(const struct psc_agent_opts *opts)
 {
 	struct agent a = { .opts = opts };
@@ -703,6 +764,9 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 			.host_id = opts->host_id,
 		};
 		r = psc_uplink_new(&a.uplink, &uo);
+		if (r < 0)
+			goto out;
+		r = start_enforce(&a);
 		if (r < 0)
 			goto out;
 	}
@@ -753,6 +817,8 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 	summary(&a);
 out:
 	psc_uplink_free(&a.uplink);
+	psc_enforce_free(&a.enforce);
+	psc_actuator_free(&a.actuator);
 	free(a.items);
 	if (a.rec && psc_recorder_close(&a.rec) < 0)
 		psc_err("AGENT-RECORD", "writing %s failed: the recording is incomplete",

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct psc_agent_opts {
@@ -25,6 +26,15 @@ struct psc_agent_opts {
 	uint64_t spool_max_bytes;
 	const char *record_path;  /* also write every ring-buffer record here */
 	const char *replay_path;  /* no BPF: run the pipeline over this recording */
+	/* Enforcement of signed adjustments (with an aggregator): cgroups under these
+	 * prefixes only (none: observe only, every adjustment refused), guards as in
+	 * agent/guard.h. */
+	const char *const *manage;
+	size_t n_manage;
+	bool dry_run;		   /* log and report what would be written; write nothing */
+	uint64_t margin_min_bytes; /* 0 = default (64 MiB) */
+	double step_factor;	   /* > 1: at most this x up, 1/this x down; 0 = default (2) */
+	double cooldown_s;	   /* < 0 = default (30 s) */
 };
 
 /* Runs until signalled or @opts->duration_s elapses. Returns 0 or a negative errno

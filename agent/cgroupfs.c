@@ -387,7 +387,7 @@ int psc_cgroupfs_detect(const char *root, struct psc_cgroupfs_layout *out)
 }
 
 /* Is @path absolute, free of "." and ".." components and short enough? */
-static int check_cgroup_path(const char *path)
+int psc_cgroupfs_check_path(const char *path)
 {
 	if (!path || path[0] != '/')
 		return -EINVAL;
@@ -473,6 +473,166 @@ static void read_psi_at(int dfd, char *buf, struct psc_cgroup_usage *u)
 	}
 }
 
+/* Checks @cgroup_path, opens its directory in the identity hierarchy into *@fd and
+ * allocates the read buffer *@buf (both owned by the caller). */
+static int open_for_read(const struct psc_cgroupfs_layout *layout, const char *cgroup_path,
+			 int *fd, char **buf)
+{
+	int r;
+
+	if (!layout || !layout->identity[0])
+		return -EINVAL;
+	r = psc_cgroupfs_check_path(cgroup_path);
+	if (r < 0)
+		return r;
+	*fd = open_cgroup(layout->identity, cgroup_path);
+	if (*fd < 0)
+		return *fd;
+	*buf = malloc(CG_FILE_MAX);
+	return *buf ? 0 : -ENOMEM;
+}
+
+/* ---- limits ---- */
+
+const char *psc_res_name(enum psc_res r)
+{
+	static const char *const names[_PSC_RES_MAX] = {
+		[PSC_RES_CPU_MAX] = "cpu_max",	   [PSC_RES_CPU_WEIGHT] = "cpu_weight",
+		[PSC_RES_CPU_BURST] = "cpu_max_burst", [PSC_RES_MEM_MIN] = "memory_min",
+		[PSC_RES_MEM_HIGH] = "memory_high",	   [PSC_RES_MEM_MAX] = "memory_max",
+	};
+
+	return (unsigned)r < _PSC_RES_MAX ? names[r] : NULL;
+}
+
+uint64_t psc_cgroupfs_weight_to_shares(uint64_t weight)
+{
+	uint64_t s = weight > UINT64_MAX / 1024 ? 262144 : weight * 1024 / 100;
+
+	return s < 2 ? 2 : s > 262144 ? 262144 : s;
+}
+
+uint64_t psc_cgroupfs_shares_to_weight(uint64_t shares)
+{
+	uint64_t w = shares > 262144 ? 25600 : (shares * 100 + 512) / 1024;
+
+	return w < 1 ? 1 : w > 10000 ? 10000 : w;
+}
+
+static void set_limit(struct psc_cgroup_limits *l, enum psc_res r, uint64_t v)
+{
+	l->v[r] = v;
+	l->present |= 1u << r;
+}
+
+/* A limit file holding "max" or a number ("max\n" / "123\n"). */
+static int parse_max_or_u64(const char *text, uint64_t *out)
+{
+	if (strcmp(text, "max") == 0 || strcmp(text, "max\n") == 0) {
+		*out = PSC_LIMIT_UNLIMITED;
+		return 0;
+	}
+	return parse_single(text, out);
+}
+
+/* quota/period in micro-cores; a quota too large to convert counts as unlimited. */
+static uint64_t quota_to_ucores(uint64_t quota_us, uint64_t period_us)
+{
+	if (quota_us > UINT64_MAX / 1000000)
+		return PSC_LIMIT_UNLIMITED;
+	return quota_us * 1000000 / period_us;
+}
+
+/* v2 cpu.max: "max 100000" or "50000 100000". */
+static void parse_cpu_max(const char *text, struct psc_cgroup_limits *l)
+{
+	uint64_t quota = PSC_LIMIT_UNLIMITED, period;
+	const char *p = text;
+
+	if (strncmp(p, "max ", 4) == 0)
+		p += 4;
+	else if (parse_u64(p, &p, &quota) < 0 || *p++ != ' ')
+		return;
+	if (parse_single(p, &period) < 0 || period == 0)
+		return;
+	set_limit(l, PSC_RES_CPU_MAX,
+		  quota == PSC_LIMIT_UNLIMITED ? quota : quota_to_ucores(quota, period));
+	l->cpu_period_us = period;
+}
+
+static void read_limits_v2(int dfd, char *buf, struct psc_cgroup_limits *l)
+{
+	static const struct {
+		const char *file;
+		enum psc_res res;
+	} files[] = {
+		{ "cpu.weight", PSC_RES_CPU_WEIGHT },	{ "cpu.max.burst", PSC_RES_CPU_BURST },
+		{ "memory.min", PSC_RES_MEM_MIN },	{ "memory.high", PSC_RES_MEM_HIGH },
+		{ "memory.max", PSC_RES_MEM_MAX },
+	};
+	uint64_t v;
+
+	if (read_text_at(dfd, "cpu.max", buf, CG_FILE_MAX) >= 0)
+		parse_cpu_max(buf, l);
+	for (size_t i = 0; i < PSC_ARRAY_SIZE(files); i++)
+		if (read_text_at(dfd, files[i].file, buf, CG_FILE_MAX) >= 0 &&
+		    parse_max_or_u64(buf, &v) == 0)
+			set_limit(l, files[i].res, v);
+}
+
+static uint64_t v1_mem_limit(uint64_t v)
+{
+	return v >= PSC_V1_MEM_UNLIMITED_MIN ? PSC_LIMIT_UNLIMITED : v;
+}
+
+static void read_limits_v1(int mem_fd, int cpu_fd, char *buf, struct psc_cgroup_limits *l)
+{
+	uint64_t v, period;
+
+	if (read_u64_at(mem_fd, "memory.limit_in_bytes", buf, &v))
+		set_limit(l, PSC_RES_MEM_MAX, v1_mem_limit(v));
+	if (read_u64_at(mem_fd, "memory.soft_limit_in_bytes", buf, &v))
+		set_limit(l, PSC_RES_MEM_HIGH, v1_mem_limit(v));
+	if (read_u64_at(cpu_fd, "cpu.shares", buf, &v))
+		set_limit(l, PSC_RES_CPU_WEIGHT, psc_cgroupfs_shares_to_weight(v));
+	if (read_u64_at(cpu_fd, "cpu.cfs_burst_us", buf, &v))
+		set_limit(l, PSC_RES_CPU_BURST, v);
+	if (read_u64_at(cpu_fd, "cpu.cfs_period_us", buf, &period) && period > 0 && cpu_fd >= 0 &&
+	    read_text_at(cpu_fd, "cpu.cfs_quota_us", buf, CG_FILE_MAX) >= 0) {
+		/* -1 is unlimited; any other negative value is not a quota. */
+		if (strcmp(buf, "-1") == 0 || strcmp(buf, "-1\n") == 0)
+			set_limit(l, PSC_RES_CPU_MAX, PSC_LIMIT_UNLIMITED);
+		else if (parse_single(buf, &v) == 0)
+			set_limit(l, PSC_RES_CPU_MAX, quota_to_ucores(v, period));
+		else
+			return;
+		l->cpu_period_us = period;
+	}
+}
+
+int psc_cgroupfs_read_limits(const struct psc_cgroupfs_layout *layout, const char *cgroup_path,
+			     struct psc_cgroup_limits *out)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int id_fd = -1;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	r = open_for_read(layout, cgroup_path, &id_fd, &buf);
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	if (layout->mode == PSC_CGROUP_V2) {
+		read_limits_v2(id_fd, buf, out);
+	} else {
+		_cleanup_close_ int cpu_fd = open_cgroup(layout->cpu, cgroup_path);
+
+		read_limits_v1(id_fd, cpu_fd, buf, out);
+	}
+	return 0;
+}
+
 static void read_v2(int dfd, char *buf, struct psc_cgroup_usage *u)
 {
 	uint64_t v, w;
@@ -502,7 +662,12 @@ static void read_v2(int dfd, char *buf, struct psc_cgroup_usage *u)
 		u->io_write_bytes = w;
 		u->present |= PSC_CGU_IO;
 	}
+	if (read_keyed_at(dfd, "memory.events", "oom_kill", buf, &v)) {
+		u->oom_kills = v;
+		u->present |= PSC_CGU_OOM_KILLS;
+	}
 	read_psi_at(dfd, buf, u);
+	read_limits_v2(dfd, buf, &u->limits);
 }
 
 static void read_v1(const struct psc_cgroupfs_layout *l, int mem_fd, const char *path, char *buf,
@@ -550,7 +715,12 @@ static void read_v1(const struct psc_cgroupfs_layout *l, int mem_fd, const char 
 		}
 		break;
 	}
+	if (read_keyed_at(mem_fd, "memory.oom_control", "oom_kill", buf, &v)) {
+		u->oom_kills = v;
+		u->present |= PSC_CGU_OOM_KILLS;
+	}
 	read_psi_at(uni_fd, buf, u);
+	read_limits_v1(mem_fd, cpu_fd, buf, &u->limits);
 }
 
 int psc_cgroupfs_read_usage(const struct psc_cgroupfs_layout *layout, const char *cgroup_path,
@@ -561,19 +731,11 @@ int psc_cgroupfs_read_usage(const struct psc_cgroupfs_layout *layout, const char
 	struct stat st;
 	int r;
 
-	if (!layout || !out)
+	if (!out)
 		return -EINVAL;
-	r = check_cgroup_path(cgroup_path);
+	r = open_for_read(layout, cgroup_path, &id_fd, &buf);
 	if (r < 0)
 		return r;
-	if (!layout->identity[0])
-		return -EINVAL;
-	id_fd = open_cgroup(layout->identity, cgroup_path);
-	if (id_fd < 0)
-		return id_fd;
-	buf = malloc(CG_FILE_MAX);
-	if (!buf)
-		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
 	if (layout->mode == PSC_CGROUP_V2)
 		read_v2(id_fd, buf, out);

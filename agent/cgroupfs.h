@@ -80,7 +80,55 @@ enum {
 	PSC_CGU_PSI_MEM_FULL = 1u << 8,
 	PSC_CGU_PSI_IO = 1u << 9,
 	PSC_CGU_PSI_IO_FULL = 1u << 10,
+	PSC_CGU_OOM_KILLS = 1u << 11, /* oom_kills */
 };
+
+/* Limits a cgroup can carry, in the units of proto/prescient.proto's Targets (where
+ * enforcement takes them from) except CPU_MAX, kept integral. */
+enum psc_res {
+	PSC_RES_CPU_MAX,    /* micro-cores (1e-6 core): quota / period; v2 cpu.max, v1
+			     * cpu.cfs_quota_us / cpu.cfs_period_us */
+	PSC_RES_CPU_WEIGHT, /* 1..10000; v2 cpu.weight, v1 cpu.shares (psc_cgroupfs_shares_*) */
+	PSC_RES_CPU_BURST,  /* microseconds; v2 cpu.max.burst, v1 cpu.cfs_burst_us */
+	PSC_RES_MEM_MIN,    /* bytes; v2 memory.min (no v1 equivalent) */
+	PSC_RES_MEM_HIGH,   /* bytes; v2 memory.high, v1 memory.soft_limit_in_bytes */
+	PSC_RES_MEM_MAX,    /* bytes; v2 memory.max, v1 memory.limit_in_bytes */
+	_PSC_RES_MAX,
+};
+
+/* A limit of "max" (no limit): v2 "max", v1 -1 or the page counter's maximum. */
+#define PSC_LIMIT_UNLIMITED UINT64_MAX
+/* v1 memory limits at or above this are the kernel's "unlimited" (PAGE_COUNTER_MAX pages,
+ * 9223372036854771712 with 4 KiB pages). */
+#define PSC_V1_MEM_UNLIMITED_MIN (1ull << 62)
+
+/* "cpu_max", "cpu_weight", "cpu_max_burst", "memory_min", "memory_high", "memory_max" (the
+ * Targets field names without units); NULL for an unknown value. */
+const char *psc_res_name(enum psc_res r);
+
+/* The limits set on a cgroup. v[r] is meaningful only when bit (1u << r) of @present is
+ * set; it may be PSC_LIMIT_UNLIMITED for CPU_MAX, MEM_HIGH and MEM_MAX. */
+struct psc_cgroup_limits {
+	uint32_t present;
+	uint64_t v[_PSC_RES_MAX];
+	uint64_t cpu_period_us; /* the CFS period, with PSC_RES_CPU_MAX */
+};
+
+/* cgroup v1 cpu.shares <-> v2 cpu.weight, as systemd maps them: shares = weight * 1024 /
+ * 100 clamped to 2..262144; weight = shares * 100 / 1024 rounded, clamped to 1..10000
+ * (so weight -> shares -> weight is the identity on 1..10000). */
+uint64_t psc_cgroupfs_weight_to_shares(uint64_t weight);
+uint64_t psc_cgroupfs_shares_to_weight(uint64_t shares);
+
+/* Reads the limits set on the cgroup at @cgroup_path (in the identity hierarchy; v1 cpu
+ * files from the same path in the cpu hierarchy). A file that is missing or does not
+ * parse leaves its bit clear. Returns 0; errors as psc_cgroupfs_read_usage(). */
+int psc_cgroupfs_read_limits(const struct psc_cgroupfs_layout *layout, const char *cgroup_path,
+			     struct psc_cgroup_limits *out);
+
+/* Checks that @path can name a cgroup: absolute, no "." or ".." components, shorter than
+ * PSC_CGROUP_PATH_MAX. Returns 0, -EINVAL or -ENAMETOOLONG. */
+int psc_cgroupfs_check_path(const char *path);
 
 /* What a cgroup (with its descendants: every figure is hierarchical) used so far. All
  * counters are cumulative since the cgroup was created; the caller takes differences
@@ -96,6 +144,12 @@ struct psc_cgroup_usage {
 	struct psc_psi psi_cpu;
 	struct psc_psi psi_mem;
 	struct psc_psi psi_io;
+	/* Processes of the cgroup killed by the OOM killer: v2 memory.events oom_kill, v1
+	 * memory.oom_control oom_kill (kernel >= 4.13). */
+	uint64_t oom_kills;
+	/* The limits in effect when the usage was read (psc_cgroupfs_read_limits()); its own
+	 * present bits. */
+	struct psc_cgroup_limits limits;
 };
 
 /* Reads what the cgroup at @cgroup_path (absolute, in the identity hierarchy) used.
@@ -103,10 +157,11 @@ struct psc_cgroup_usage {
  * Sources, by layout:
  *  - v2: @path/cpu.stat (usage_usec, throttled_usec: the latter only with the cpu
  *    controller enabled), memory.current, memory.peak, io.stat (rbytes/wbytes summed over
- *    all devices), cpu/memory/io.pressure.
+ *    all devices), cpu/memory/io.pressure, memory.events (oom_kill).
  *  - v1 and hybrid: the same @cgroup_path is looked up in each v1 hierarchy: cpuacct.usage
  *    in cpuacct, cpu.stat throttled_time in cpu, memory.usage_in_bytes and
- *    memory.max_usage_in_bytes in memory, and in blkio the first of
+ *    memory.max_usage_in_bytes and memory.oom_control (oom_kill) in memory, and in blkio
+ *    the first of
  *    blkio.throttle.io_service_bytes_recursive, blkio.throttle.io_service_bytes,
  *    blkio.io_service_bytes_recursive and blkio.bfq.io_service_bytes_recursive that
  *    exists (Read and Write lines summed over devices). v1 memory.usage_in_bytes counts
@@ -121,7 +176,7 @@ struct psc_cgroup_usage {
  * error. Per-cgroup PSI exists only on cgroup2 with a kernel built with (and booted
  * with) PSI; v1-only hosts have none (host-wide figures are in /proc/pressure, which
  * psc_cgroupfs_parse_psi() reads). Missing, empty, garbled or out-of-range files leave
- * their fields absent as well.
+ * their fields absent as well. @out->limits is filled as by psc_cgroupfs_read_limits().
  *
  * Returns 0 (possibly with few or no fields present); -EINVAL for NULL arguments or a
  * path that is not absolute or contains "." or ".." components; -ENAMETOOLONG; -ENOENT

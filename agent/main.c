@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "cgroupfs.h"
+#include "cleanup.h"
 #include "events.h"
 #include "log.h"
 
@@ -23,7 +24,9 @@ static void usage(FILE *f)
 		"(socket syscalls only: HTTP/1.x, PostgreSQL, MySQL, Redis and DNS are parsed) and\n"
 		"reports, every window, its resource use and its application endpoints.\n"
 		"Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.\n"
-		"It only observes: it never changes a cgroup.\n"
+		"It only observes unless told otherwise: with --aggregator and --manage PREFIX it\n"
+		"applies the cgroup limits the aggregator sends (signed adjustments) to cgroups\n"
+		"under PREFIX, within its own guards; without --manage it changes no cgroup.\n"
 		"\n"
 		"Options:\n"
 		"  --print              write one JSON object per workload per window to stdout\n"
@@ -34,6 +37,17 @@ static void usage(FILE *f)
 		"  --spool DIR          reports wait here until acknowledged, across restarts\n"
 		"                       (default /var/lib/prescient/spool)\n"
 		"  --spool-max-mb N     spool bound; the oldest reports are dropped past it (default 256)\n"
+		"  --manage PREFIX      apply adjustments to cgroups under PREFIX (a path in the\n"
+		"                       memory hierarchy, e.g. /demo: /demo and /demo/x, not /demo2;\n"
+		"                       / = all); repeatable. Default: none, every adjustment is\n"
+		"                       refused (\"not managed\") and reported to the aggregator\n"
+		"  --dry-run            log and report what would be written, write nothing\n"
+		"  --margin-mb N        memory limits stay at least max(N MiB, 10%%) above current\n"
+		"                       usage (default 64)\n"
+		"  --max-step F         a limit changes at most F x up and 1/F x down per step\n"
+		"                       (default 2, 1.1..100)\n"
+		"  --cooldown S         a limit changed less than S seconds ago is not lowered;\n"
+		"                       raises are never delayed (default 30)\n"
 		"  --window S           window length in seconds (default 10, 0.1..3600)\n"
 		"  --duration S         stop after S seconds (default: run until SIGINT/SIGTERM)\n"
 		"  --head-bytes N       bytes captured from the start of each socket message\n"
@@ -56,6 +70,14 @@ static void usage(FILE *f)
 		"\n"
 		"On SIGINT or SIGTERM the agent reports a final partial window, prints a summary of\n"
 		"events seen and dropped on stderr, and exits 0.\n"
+		"\n"
+		"Enforcement: every cgroup file written is logged (AGENT-ENFORCE-WRITE: old value,\n"
+		"new value, value in effect, the adjustment's reason); every adjustment's outcome\n"
+		"(applied, dry_run, refused_guard, expired, bad_signature, replayed, wrong_host,\n"
+		"failed) goes back to the aggregator with the next report and is counted in the exit\n"
+		"summary. The values before the first change and the last adjustment id are kept in\n"
+		"SPOOL/enforce.state, so a restarted agent refuses replays. Egress rate limits are\n"
+		"not available yet: adjustments that ask only for one are refused.\n"
 		"Exit status: 0 success, 1 runtime failure (e.g. BPF cannot be loaded), 2 usage error.\n",
 		PSC_HEAD_MAX);
 }
@@ -112,6 +134,11 @@ int main(int argc, char **argv)
 		OPT_KEYS,
 		OPT_SPOOL,
 		OPT_SPOOL_MAX,
+		OPT_MANAGE,
+		OPT_DRY_RUN,
+		OPT_MARGIN,
+		OPT_MAX_STEP,
+		OPT_COOLDOWN,
 	};
 	static const struct option longopts[] = {
 		{ "print", no_argument, NULL, OPT_PRINT },
@@ -134,6 +161,11 @@ int main(int argc, char **argv)
 		{ "keys", required_argument, NULL, OPT_KEYS },
 		{ "spool", required_argument, NULL, OPT_SPOOL },
 		{ "spool-max-mb", required_argument, NULL, OPT_SPOOL_MAX },
+		{ "manage", required_argument, NULL, OPT_MANAGE },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "margin-mb", required_argument, NULL, OPT_MARGIN },
+		{ "max-step", required_argument, NULL, OPT_MAX_STEP },
+		{ "cooldown", required_argument, NULL, OPT_COOLDOWN },
 		{},
 	};
 	char host[256];
@@ -147,12 +179,19 @@ int main(int argc, char **argv)
 		.sample_every = 1,
 		.spool_dir = "/var/lib/prescient/spool",
 		.spool_max_bytes = 256ull << 20,
+		.cooldown_s = -1,
 	};
+	_cleanup_free_ const char **manage = calloc((size_t)argc, sizeof(*manage));
 	enum psc_log_level level = PSC_LOG_INFO;
 	bool log_json = false;
 	double v;
 	int c;
 
+	if (!manage) {
+		fprintf(stderr, "prescient-agent: out of memory\n");
+		return 1;
+	}
+	o.manage = manage;
 	default_host_id(host, sizeof(host));
 	o.host_id = host;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -225,6 +264,30 @@ int main(int argc, char **argv)
 				return 2;
 			o.spool_max_bytes = (uint64_t)v << 20;
 			break;
+		case OPT_MANAGE:
+			if (optarg[0] != '/' || psc_cgroupfs_check_path(optarg) < 0) {
+				fprintf(stderr, "prescient-agent: --manage: '%s' is not an absolute cgroup "
+						"path (e.g. /demo)\n", optarg);
+				return 2;
+			}
+			manage[o.n_manage++] = optarg;
+			break;
+		case OPT_DRY_RUN:
+			o.dry_run = true;
+			break;
+		case OPT_MARGIN:
+			if (parse_double("--margin-mb", optarg, 1, 1 << 20, &v) < 0)
+				return 2;
+			o.margin_min_bytes = (uint64_t)v << 20;
+			break;
+		case OPT_MAX_STEP:
+			if (parse_double("--max-step", optarg, 1.1, 100, &o.step_factor) < 0)
+				return 2;
+			break;
+		case OPT_COOLDOWN:
+			if (parse_double("--cooldown", optarg, 0, 86400, &o.cooldown_s) < 0)
+				return 2;
+			break;
 		case OPT_SAMPLE:
 			if (parse_double("--sample", optarg, 1, 1000000, &v) < 0)
 				return 2;
@@ -257,6 +320,11 @@ int main(int argc, char **argv)
 	}
 	if (o.aggregator_url && !o.keys_dir) {
 		fprintf(stderr, "prescient-agent: --aggregator needs --keys DIR (fleet.key, signing.pub)\n");
+		return 2;
+	}
+	if ((o.n_manage || o.dry_run) && !o.aggregator_url) {
+		fprintf(stderr, "prescient-agent: --manage and --dry-run need --aggregator URL "
+				"(adjustments come from the aggregator)\n");
 		return 2;
 	}
 	if (o.aggregator_url && o.replay_path) {

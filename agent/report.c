@@ -49,6 +49,32 @@ static json_t *endpoints_json(struct psc_workload *wl)
 	return arr;
 }
 
+/* The limits in Targets' units (proto/prescient.proto); 0 = no limit, null = the host
+ * has no such file. */
+static json_t *limits_json(const struct psc_cgroup_limits *l)
+{
+	static const char *const keys[_PSC_RES_MAX] = {
+		[PSC_RES_CPU_MAX] = "cpu_max_cores",	  [PSC_RES_CPU_WEIGHT] = "cpu_weight",
+		[PSC_RES_CPU_BURST] = "cpu_max_burst_us", [PSC_RES_MEM_MIN] = "memory_min_bytes",
+		[PSC_RES_MEM_HIGH] = "memory_high_bytes", [PSC_RES_MEM_MAX] = "memory_max_bytes",
+	};
+	json_t *o = json_object();
+
+	for (int r = 0; r < _PSC_RES_MAX; r++) {
+		uint64_t v = l->v[r] == PSC_LIMIT_UNLIMITED ? 0 : l->v[r];
+		json_t *j;
+
+		if (!(l->present & (1u << r)))
+			j = json_null();
+		else if (r == PSC_RES_CPU_MAX)
+			j = json_real(v / 1e6);
+		else
+			j = json_integer((json_int_t)v);
+		json_object_set_new(o, keys[r], j);
+	}
+	return o;
+}
+
 char *psc_report_json(const struct psc_report_ctx *ctx, const struct psc_workload_usage *u,
 		      struct psc_workload *wl)
 {
@@ -78,6 +104,8 @@ char *psc_report_json(const struct psc_report_ctx *ctx, const struct psc_workloa
 				      real_or_null(u->has_psi_cpu, u->psi_cpu_some), "mem_some",
 				      real_or_null(u->has_psi_mem, u->psi_mem_some), "io_some",
 				      real_or_null(u->has_psi_io, u->psi_io_some)));
+	json_object_set_new(o, "oom_kills", uint_or_null(u->has_oom_kills, u->oom_kills));
+	json_object_set_new(o, "limits", limits_json(&u->limits));
 	json_object_set_new(o, "syscalls",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "recv", (json_int_t)k->rx_calls,
 				      "send", (json_int_t)k->tx_calls, "accept",

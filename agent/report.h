@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cgroupfs.h"
 #include "window.h"
 
 /* Resource use of one workload over one window (deltas of cumulative counters, levels
@@ -21,6 +22,9 @@ struct psc_workload_usage {
 	uint64_t io_read_bytes;
 	uint64_t io_write_bytes;
 	double psi_cpu_some, psi_mem_some, psi_io_some; /* share of the window stalled, 0..1 */
+	bool has_oom_kills;
+	uint64_t oom_kills;		  /* OOM kills in the window */
+	struct psc_cgroup_limits limits; /* limits in effect at the end of the window */
 };
 
 struct psc_report_ctx {

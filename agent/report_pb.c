@@ -24,8 +24,25 @@ static uint32_t missing_bits(const struct psc_workload_usage *u)
 	return m;
 }
 
+/* Targets' units: 0 = no limit or no such file. */
+static void fill_limits(Prescient__Targets *t, const struct psc_cgroup_limits *l)
+{
+	uint64_t v[_PSC_RES_MAX];
+
+	prescient__targets__init(t);
+	for (int r = 0; r < _PSC_RES_MAX; r++)
+		v[r] = (l->present & (1u << r)) && l->v[r] != PSC_LIMIT_UNLIMITED ? l->v[r] : 0;
+	t->cpu_max_cores = v[PSC_RES_CPU_MAX] / 1e6;
+	t->cpu_weight = v[PSC_RES_CPU_WEIGHT];
+	t->cpu_max_burst_us = v[PSC_RES_CPU_BURST];
+	t->memory_min_bytes = v[PSC_RES_MEM_MIN];
+	t->memory_high_bytes = v[PSC_RES_MEM_HIGH];
+	t->memory_max_bytes = v[PSC_RES_MEM_MAX];
+}
+
 static void free_workload(Prescient__WorkloadWindow *w)
 {
+	free(w->limits);
 	for (size_t i = 0; i < w->n_endpoints; i++) {
 		psc_wire_hist_clear(w->endpoints[i]->latency_us);
 		free(w->endpoints[i]->latency_us);
@@ -58,6 +75,13 @@ static int fill_workload(Prescient__WorkloadWindow *w, const struct psc_report_i
 	w->psi_io_some = u->psi_io_some;
 	w->sessions_closed = it->wl->sessions_closed;
 	w->missing = missing_bits(u);
+	w->oom_kills = u->has_oom_kills ? u->oom_kills : 0;
+	if (u->limits.present) {
+		w->limits = malloc(sizeof(*w->limits));
+		if (!w->limits)
+			return -ENOMEM;
+		fill_limits(w->limits, &u->limits);
+	}
 
 	while ((ep = psc_workload_next_endpoint(it->wl, &iter)))
 		n++;
@@ -116,6 +140,8 @@ int psc_report_pb_pack(const struct psc_report_header *hdr, const struct psc_rep
 		ws[i].sample_every = hdr->sample_every;
 	}
 	r.workloads = wp;
+	r.outcomes = hdr->outcomes;
+	r.n_outcomes = hdr->outcomes ? hdr->n_outcomes : 0;
 	size_t len = prescient__host_report__get_packed_size(&r);
 	buf = malloc(len ? len : 1);
 	if (!buf)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "prescient.pb-c.h"
 #include "report.h"
 #include "window.h"
 
@@ -26,6 +27,9 @@ struct psc_report_header {
 	double window_end;
 	unsigned sample_every;
 	uint64_t ring_drops; /* events the kernel dropped in this window */
+	/* Adjustment outcomes to carry (borrowed; agent/enforce.h), may be NULL. */
+	Prescient__AdjustmentOutcome **outcomes;
+	size_t n_outcomes;
 };
 
 /* Packs the report of @n workloads. On success *out (malloc'ed) is owned by the caller.

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "enforce.h"
 #include "keys.h"
 #include "log.h"
 #include "prescient.pb-c.h"
@@ -39,6 +40,7 @@ struct psc_uplink {
 	double backoff;
 	double last_log;
 	uint64_t last_adjustment_id;
+	struct psc_enforce *enforce;
 	struct psc_uplink_counters counters;
 };
 
@@ -237,9 +239,34 @@ int psc_uplink_submit(struct psc_uplink *u, uint64_t seq, const uint8_t *report,
 	return r;
 }
 
+void psc_uplink_set_enforce(struct psc_uplink *u, struct psc_enforce *e)
+{
+	u->enforce = e;
+}
+
+const uint8_t *psc_uplink_sign_pk(const struct psc_uplink *u)
+{
+	return u->keys.sign_pk;
+}
+
 static void handle_adjustments(struct psc_uplink *u, const Prescient__Ack *ack)
 {
-	for (size_t i = 0; i < ack->n_adjustments; i++) {
+	for (size_t i = 0; u->enforce && i < ack->n_adjustments; i++) {
+		switch (psc_enforce_handle(u->enforce, ack->adjustments[i])) {
+		case PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__UNKNOWN: /* seen before */
+			break;
+		case PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__EXPIRED:
+		case PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__BAD_SIGNATURE:
+		case PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__REPLAYED:
+		case PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__WRONG_HOST:
+			u->counters.adjustments_refused++;
+			break;
+		default:
+			u->counters.adjustments++;
+			break;
+		}
+	}
+	for (size_t i = 0; !u->enforce && i < ack->n_adjustments; i++) {
 		Prescient__Adjustment *adj = NULL;
 		int r = psc_wire_adjustment_verify(ack->adjustments[i], u->keys.sign_pk, u->host_id,
 						   now_real(), u->last_adjustment_id, &adj);
@@ -250,10 +277,8 @@ static void handle_adjustments(struct psc_uplink *u, const Prescient__Ack *ack)
 		}
 		u->counters.adjustments++;
 		u->last_adjustment_id = adj->id;
-		/* Enforcement (writing cgroup limits) is not part of this agent yet: the
-		 * adjustment is verified and logged only. */
-		psc_info("AGENT-ADJ", "adjustment %" PRIu64 " for %s verified (not applied: this "
-				      "agent observes only): %s",
+		psc_info("AGENT-ADJ", "adjustment %" PRIu64 " for %s verified (not applied: no "
+				      "enforcement configured): %s",
 			 adj->id, adj->workload, adj->reason);
 		prescient__adjustment__free_unpacked(adj, NULL);
 	}

@@ -33,7 +33,7 @@ struct psc_uplink_counters {
 	uint64_t refused;      /* refusal replies */
 	uint64_t dict_resends; /* RESEND_DICT acks */
 	uint64_t adjustments;  /* signed adjustments received and verified */
-	uint64_t adjustments_refused;
+	uint64_t adjustments_refused; /* failed verification (signature, host, expiry, id) */
 };
 
 struct psc_uplink;
@@ -59,6 +59,14 @@ void psc_uplink_on_readable(struct psc_uplink *u);
 /* Sends the oldest spooled report when nothing is in flight, resends after a timeout.
  * Call periodically (every drain tick). */
 void psc_uplink_tick(struct psc_uplink *u);
+
+/* Hands every signed adjustment that arrives on an ack to @e (borrowed; must outlive
+ * @u), which verifies, guards, applies and reports it (agent/enforce.h). Without one,
+ * adjustments are verified and logged only. */
+struct psc_enforce;
+void psc_uplink_set_enforce(struct psc_uplink *u, struct psc_enforce *e);
+/* The aggregator's public signing key (signing.pub), PSC_SIGN_PK_BYTES bytes. */
+const uint8_t *psc_uplink_sign_pk(const struct psc_uplink *u);
 
 const struct psc_uplink_counters *psc_uplink_counters(const struct psc_uplink *u);
 size_t psc_uplink_spooled(const struct psc_uplink *u);
