@@ -12,6 +12,7 @@ static const struct psc_replay_cmd *const cmds[] = {
 	&psc_replay_cluster_cmd,
 	&psc_replay_profile_cmd,
 	&psc_replay_nab_cmd,
+	&psc_replay_size_cmd,
 };
 
 static void help(void)

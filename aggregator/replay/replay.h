@@ -26,6 +26,7 @@ extern const struct psc_replay_cmd psc_replay_forecast_cmd;
 extern const struct psc_replay_cmd psc_replay_cluster_cmd;
 extern const struct psc_replay_cmd psc_replay_profile_cmd;
 extern const struct psc_replay_cmd psc_replay_nab_cmd;
+extern const struct psc_replay_cmd psc_replay_size_cmd;
 
 /* Options shared by the series subcommands. */
 struct psc_replay_input_opts {

@@ -74,6 +74,29 @@ cmp -s "$tmp/out" "$tmp/fc_full" || fail "--horizon 1h differs from 12 steps of 
 expect_rc 0 "$replay" forecast -H 1 "$data/bitbrains/1_head.csv"
 [ "$(($(wc -l <"$tmp/out") - 1))" = "599" ] || fail "bitbrains forecast rows"
 
+# size: every row, echoing the input, limit from past rows only (causal), options checked
+expect_rc 0 "$replay" size "$nab"
+cp "$tmp/out" "$tmp/size_full"
+[ "$(head -1 "$tmp/size_full")" = "timestamp,usage,limit" ] || fail "size header"
+[ "$(($(wc -l <"$tmp/size_full") - 1))" = "$rows" ] || fail "size row count"
+cmp -s <(cut -d, -f1,2 "$tmp/size_full") <(sed 1d "$nab" | sed '1i timestamp,usage') ||
+	fail "size does not echo timestamp,usage as input"
+[ "$(sed -n 2p "$tmp/size_full" | cut -d, -f3)" = "nan" ] || fail "first row has a limit"
+awk -F, 'NR > 2 && !($3 > 0) { exit 1 }' "$tmp/size_full" || fail "size limit not positive"
+expect_rc 0 "$replay" size "$tmp/prefix.csv"
+cmp -s "$tmp/out" <(head -2001 "$tmp/size_full") || fail "size is not causal"
+expect_rc 0 "$replay" size -s -C 0.9 --lead 30m -r vpa "$nab"
+grep -q '^summary: .*slack=0\.[0-9]* overruns=' "$tmp/err" || fail "size summary: $(cat "$tmp/err")"
+expect_rc 0 "$replay" size --explain --max 50 "$nab"
+[ "$(head -1 "$tmp/out")" = "timestamp,usage,limit,need,action" ] || fail "size --explain header"
+awk -F, 'NR > 2 && $3 > 50 { exit 1 }' "$tmp/out" || fail "size --max not honoured"
+expect_rc 2 "$replay" size --confidence 1.5 "$nab"
+expect_rc 2 "$replay" size --recommender magic "$nab"
+expect_rc 2 "$replay" size --lead 0 "$nab"
+printf 'timestamp,value\n0,1\n60,-2\n' >"$tmp/neg.csv"
+expect_rc 1 "$replay" size "$tmp/neg.csv"
+grep -q 'line 3: usage -2 is negative' "$tmp/err" || fail "negative usage message: $(cat "$tmp/err")"
+
 # cluster: one row per file and the quality criterion
 expect_rc 0 "$replay" cluster "$data/planetlab"
 [ "$(head -1 "$tmp/out")" = "file,cluster,silhouette" ] || fail "cluster header"
