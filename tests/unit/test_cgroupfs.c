@@ -288,6 +288,81 @@ static void test_v1_usage(void **unused)
 	assert_int_equal(u.io_write_bytes, 8192);
 }
 
+static void test_v2_limits_and_oom(void **unused)
+{
+	struct psc_cgroupfs_layout l;
+	struct psc_cgroup_limits lim;
+	struct psc_cgroup_usage u;
+
+	detect_fixture("v2", &l);
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/system.slice/limited.service", &lim), 0);
+	assert_int_equal(lim.present, (1u << _PSC_RES_MAX) - 1);
+	assert_int_equal(lim.v[PSC_RES_CPU_MAX], 1500000); /* 1.5 cores in micro-cores */
+	assert_int_equal(lim.cpu_period_us, 100000);
+	assert_int_equal(lim.v[PSC_RES_CPU_WEIGHT], 250);
+	assert_int_equal(lim.v[PSC_RES_CPU_BURST], 20000);
+	assert_int_equal(lim.v[PSC_RES_MEM_MIN], 67108864);
+	assert_int_equal(lim.v[PSC_RES_MEM_HIGH], 419430400);
+	assert_int_equal(lim.v[PSC_RES_MEM_MAX], 536870912);
+	assert_int_equal(psc_cgroupfs_read_usage(&l, "/system.slice/limited.service", &u), 0);
+	assert_int_equal(u.present, PSC_CGU_MEM | PSC_CGU_OOM_KILLS);
+	assert_int_equal(u.oom_kills, 2);
+	assert_memory_equal(&u.limits, &lim, sizeof(lim));
+
+	/* redis.service: cpu.max "50000 100000" and memory.max "max" only. */
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/system.slice/redis.service", &lim), 0);
+	assert_int_equal(lim.present, (1u << PSC_RES_CPU_MAX) | (1u << PSC_RES_MEM_MAX));
+	assert_int_equal(lim.v[PSC_RES_CPU_MAX], 500000);
+	assert_int_equal(lim.v[PSC_RES_MEM_MAX], PSC_LIMIT_UNLIMITED);
+
+	/* Garbage leaves each field absent: "max" without a period, a weight with junk, a
+	 * negative or misspelt limit, a non-numeric oom_kill. */
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/system.slice/badlimits.service", &lim), 0);
+	assert_int_equal(lim.present, 0);
+	assert_int_equal(psc_cgroupfs_read_usage(&l, "/system.slice/badlimits.service", &u), 0);
+	assert_false(u.present & PSC_CGU_OOM_KILLS);
+
+	/* No files: nothing present; errors as for usage. */
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/user.slice", &lim), 0);
+	assert_int_equal(lim.present, 0);
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/system.slice/gone.service", &lim), -ENOENT);
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/..", &lim), -EINVAL);
+	assert_int_equal(psc_cgroupfs_read_limits(NULL, "/", &lim), -EINVAL);
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/", NULL), -EINVAL);
+	assert_string_equal(psc_res_name(PSC_RES_MEM_HIGH), "memory_high");
+	assert_null(psc_res_name(_PSC_RES_MAX));
+}
+
+static void test_v1_limits_and_oom(void **unused)
+{
+	struct psc_cgroupfs_layout l;
+	struct psc_cgroup_limits lim;
+	struct psc_cgroup_usage u;
+
+	detect_fixture("hybrid", &l);
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/limited", &lim), 0);
+	/* memory.min has no v1 file. */
+	assert_int_equal(lim.present, ((1u << _PSC_RES_MAX) - 1) & ~(1u << PSC_RES_MEM_MIN));
+	assert_int_equal(lim.v[PSC_RES_CPU_MAX], 500000); /* 25 ms of 50 ms */
+	assert_int_equal(lim.cpu_period_us, 50000);
+	assert_int_equal(lim.v[PSC_RES_CPU_WEIGHT], 50); /* 512 shares */
+	assert_int_equal(lim.v[PSC_RES_CPU_BURST], 0);
+	assert_int_equal(lim.v[PSC_RES_MEM_MAX], 268435456);
+	/* The page counter's maximum is no limit. */
+	assert_int_equal(lim.v[PSC_RES_MEM_HIGH], PSC_LIMIT_UNLIMITED);
+	assert_int_equal(psc_cgroupfs_read_usage(&l, "/limited", &u), 0);
+	assert_true(u.present & PSC_CGU_OOM_KILLS);
+	assert_int_equal(u.oom_kills, 7);
+	assert_int_equal(u.limits.v[PSC_RES_MEM_MAX], 268435456);
+
+	/* redis.service: quota 50000 of 100000, 1024 shares, an unlimited memory limit. */
+	assert_int_equal(psc_cgroupfs_read_limits(&l, "/system.slice/redis.service", &lim), 0);
+	assert_int_equal(lim.v[PSC_RES_CPU_MAX], 500000);
+	assert_int_equal(lim.v[PSC_RES_CPU_WEIGHT], 100);
+	assert_int_equal(lim.v[PSC_RES_MEM_MAX], PSC_LIMIT_UNLIMITED);
+	assert_false(lim.present & (1u << PSC_RES_MEM_HIGH));
+}
+
 static void test_parse_psi(void **unused)
 {
 	static const char ok[] = "some avg10=5.06 avg60=1.57 avg300=0.89 total=6992415\n"
@@ -640,6 +715,8 @@ int main(void)
 		cmocka_unit_test(test_bad_paths),
 		cmocka_unit_test(test_hybrid_usage),
 		cmocka_unit_test(test_v1_usage),
+		cmocka_unit_test(test_v2_limits_and_oom),
+		cmocka_unit_test(test_v1_limits_and_oom),
 		cmocka_unit_test(test_parse_psi),
 		cmocka_unit_test(test_workload_names),
 		cmocka_unit_test_setup_teardown(test_index, setup_tree, teardown_tree),
