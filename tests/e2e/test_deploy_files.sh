@@ -113,7 +113,17 @@ grep -q '^ExecStart=/usr/bin/prescient-aggregator --config /etc/prescient/aggreg
 
 # --- system calls made while working, against each unit's SystemCallFilter ---
 systemd-analyze syscall-filter >"$tmp/groups"
-check_syscalls() { # unit strace-output [first-pid]: fails naming calls outside the filter
+sanitized=
+if grep -q '^PRESCIENT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+	sanitized=1
+fi
+check_syscalls() { # unit strace-output: fails naming calls outside the filter
+	if [ -n "$sanitized" ]; then
+		# The ASan/UBSan runtimes make calls of their own (personality, ...) that the
+		# packaged release build never makes.
+		echo "$1 system calls: not checked in a sanitizer build"
+		return 0
+	fi
 	$py - "$units/prescient-$1.service" "$tmp/groups" "$2" <<'EOF'
 import re, sys
 unit, groups_file, trace = sys.argv[1:4]
