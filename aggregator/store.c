@@ -159,6 +159,47 @@ static const char *const migrations[] = {
 	"  at REAL,"
 	"  report_seq INTEGER NOT NULL,"
 	"  previous BLOB);",
+	/* 2: limits in effect and whether the agent may change them (allocation). One row per
+	 * workload with the latest limits the agent read (0 = no limit), written only for
+	 * workloads that are managed or limited; every change (and the first sight) is also
+	 * kept in limits_history, for plots of limits over time. Host capacity, for
+	 * host-wide shortfall predictions. */
+	"ALTER TABLE hosts ADD COLUMN cpus INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN memory_bytes INTEGER;"
+	"ALTER TABLE workload_series ADD COLUMN oom_kills INTEGER;"
+	"CREATE TABLE workload_limits ("
+	"  workload_id INTEGER PRIMARY KEY,"
+	"  ts REAL NOT NULL,"
+	"  managed INTEGER NOT NULL,"
+	"  cpu_max_cores REAL NOT NULL,"
+	"  cpu_weight INTEGER NOT NULL,"
+	"  memory_min INTEGER NOT NULL,"
+	"  memory_high INTEGER NOT NULL,"
+	"  memory_max INTEGER NOT NULL,"
+	"  egress_bytes_per_s INTEGER NOT NULL);"
+	"CREATE TABLE limits_history ("
+	"  workload_id INTEGER NOT NULL,"
+	"  ts REAL NOT NULL,"
+	"  managed INTEGER NOT NULL,"
+	"  cpu_max_cores REAL NOT NULL,"
+	"  cpu_weight INTEGER NOT NULL,"
+	"  memory_min INTEGER NOT NULL,"
+	"  memory_high INTEGER NOT NULL,"
+	"  memory_max INTEGER NOT NULL,"
+	"  egress_bytes_per_s INTEGER NOT NULL,"
+	"  PRIMARY KEY (workload_id, ts)) WITHOUT ROWID;"
+	"CREATE TRIGGER limits_first AFTER INSERT ON workload_limits BEGIN"
+	"  INSERT OR REPLACE INTO limits_history VALUES (new.workload_id, new.ts, new.managed,"
+	"  new.cpu_max_cores, new.cpu_weight, new.memory_min, new.memory_high, new.memory_max,"
+	"  new.egress_bytes_per_s); END;"
+	"CREATE TRIGGER limits_changed AFTER UPDATE ON workload_limits WHEN"
+	"  old.managed IS NOT new.managed OR old.cpu_max_cores IS NOT new.cpu_max_cores OR"
+	"  old.cpu_weight IS NOT new.cpu_weight OR old.memory_min IS NOT new.memory_min OR"
+	"  old.memory_high IS NOT new.memory_high OR old.memory_max IS NOT new.memory_max OR"
+	"  old.egress_bytes_per_s IS NOT new.egress_bytes_per_s BEGIN"
+	"  INSERT OR REPLACE INTO limits_history VALUES (new.workload_id, new.ts, new.managed,"
+	"  new.cpu_max_cores, new.cpu_weight, new.memory_min, new.memory_high, new.memory_max,"
+	"  new.egress_bytes_per_s); END;",
 };
 
 _Static_assert(PSC_ARRAY_SIZE(migrations) == PSC_STORE_SCHEMA_VERSION, "one migration per version");
@@ -189,10 +230,22 @@ enum stmt_id {
 	ST_ROLLBACK_TO,
 	ST_WORKLOAD_SEEN,
 	ST_ENDPOINT_SEEN,
+	ST_LIMITS,
+	ST_HOST_CAPACITY,
 	_ST_MAX,
 };
 
 static const char *const stmt_sql[_ST_MAX] = {
+	[ST_LIMITS] = "INSERT INTO workload_limits (workload_id, ts, managed, cpu_max_cores,"
+		      " cpu_weight, memory_min, memory_high, memory_max, egress_bytes_per_s)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (workload_id) DO"
+		      " UPDATE SET ts = excluded.ts, managed = excluded.managed,"
+		      " cpu_max_cores = excluded.cpu_max_cores, cpu_weight = excluded.cpu_weight,"
+		      " memory_min = excluded.memory_min, memory_high = excluded.memory_high,"
+		      " memory_max = excluded.memory_max,"
+		      " egress_bytes_per_s = excluded.egress_bytes_per_s WHERE excluded.ts >= ts",
+	[ST_HOST_CAPACITY] = "UPDATE hosts SET cpus = ?2, memory_bytes = ?3 WHERE id = ?1 AND"
+			     " (cpus IS NOT ?2 OR memory_bytes IS NOT ?3)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -221,8 +274,8 @@ static const char *const stmt_sql[_ST_MAX] = {
 	[ST_WSERIES] = "INSERT INTO workload_series (workload_id, tier, ts, span_s, windows, cpu_s,"
 		       " cpu_throttled_s, mem_bytes, mem_peak_bytes, io_read_bytes, io_write_bytes,"
 		       " net_rx_bytes, net_tx_bytes, psi_cpu_some, psi_mem_some, psi_io_some,"
-		       " sessions_closed) VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-		       " ?11, ?12, ?13, ?14, ?15)"
+		       " sessions_closed, oom_kills) VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8,"
+		       " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
 		       " ON CONFLICT (workload_id, tier, ts) DO UPDATE SET"
 		       " windows = windows + 1, cpu_s = cpu_s + excluded.cpu_s,"
 		       " cpu_throttled_s = cpu_throttled_s + excluded.cpu_throttled_s,"
@@ -232,7 +285,8 @@ static const char *const stmt_sql[_ST_MAX] = {
 		       " io_write_bytes = io_write_bytes + excluded.io_write_bytes,"
 		       " net_rx_bytes = net_rx_bytes + excluded.net_rx_bytes,"
 		       " net_tx_bytes = net_tx_bytes + excluded.net_tx_bytes,"
-		       " sessions_closed = sessions_closed + excluded.sessions_closed",
+		       " sessions_closed = sessions_closed + excluded.sessions_closed,"
+		       " oom_kills = oom_kills + excluded.oom_kills",
 	[ST_ESERIES] = "INSERT INTO endpoint_series (endpoint_id, tier, ts, span_s, windows, count,"
 		       " errors, responses, bytes_in, bytes_out, latency_hist)"
 		       " VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -988,6 +1042,23 @@ static int store_workload(struct psc_store *s, int64_t host_id, const Prescient_
 		bind_opt_double(st, 13, !(miss & PSC_MISSING_PSI_MEM), w->psi_mem_some);
 		bind_opt_double(st, 14, !(miss & PSC_MISSING_PSI_IO), w->psi_io_some);
 		sqlite3_bind_int64(st, 15, clamp64(w->sessions_closed));
+		sqlite3_bind_int64(st, 16, clamp64(w->oom_kills));
+		e = step_done(s, st);
+		if (e < 0)
+			return e;
+	}
+	if (w->managed || w->limits) {
+		const Prescient__Targets *l = w->limits;
+		st = s->st[ST_LIMITS];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_double(st, 2, r->window_end);
+		sqlite3_bind_int(st, 3, w->managed);
+		sqlite3_bind_double(st, 4, l ? l->cpu_max_cores : 0);
+		sqlite3_bind_int64(st, 5, l ? clamp64(l->cpu_weight) : 0);
+		sqlite3_bind_int64(st, 6, l ? clamp64(l->memory_min_bytes) : 0);
+		sqlite3_bind_int64(st, 7, l ? clamp64(l->memory_high_bytes) : 0);
+		sqlite3_bind_int64(st, 8, l ? clamp64(l->memory_max_bytes) : 0);
+		sqlite3_bind_int64(st, 9, l ? clamp64(l->egress_bytes_per_s) : 0);
 		e = step_done(s, st);
 		if (e < 0)
 			return e;
@@ -1092,6 +1163,15 @@ static int store_report_tx(struct psc_store *s, const Prescient__HostReport *r, 
 	e = step_id(s, st, &host_id);
 	if (e < 0)
 		return e;
+	if (r->host_cpus || r->host_memory_bytes) {
+		st = s->st[ST_HOST_CAPACITY];
+		sqlite3_bind_int64(st, 1, host_id);
+		sqlite3_bind_int64(st, 2, r->host_cpus);
+		sqlite3_bind_int64(st, 3, clamp64(r->host_memory_bytes));
+		e = step_done(s, st);
+		if (e < 0)
+			return e;
+	}
 	if (r->dict_epoch) {
 		struct id_key k;
 		struct id_ent *c;
@@ -1270,7 +1350,7 @@ static int rollup_bucket(struct psc_store *s, int tier, double b)
 		"INSERT OR REPLACE INTO workload_series (workload_id, tier, ts, span_s, windows,"
 		" cpu_s, cpu_throttled_s, mem_bytes, mem_peak_bytes, io_read_bytes, io_write_bytes,"
 		" net_rx_bytes, net_tx_bytes, psi_cpu_some, psi_mem_some, psi_io_some,"
-		" sessions_closed)"
+		" sessions_closed, oom_kills)"
 		" SELECT workload_id, ?1, ?2, sum(span_s), sum(windows), sum(cpu_s),"
 		" sum(cpu_throttled_s),"
 		" sum(mem_bytes * windows) / sum(CASE WHEN mem_bytes IS NULL THEN NULL ELSE windows END),"
@@ -1279,7 +1359,7 @@ static int rollup_bucket(struct psc_store *s, int tier, double b)
 		" sum(psi_cpu_some * span_s) / sum(CASE WHEN psi_cpu_some IS NULL THEN NULL ELSE span_s END),"
 		" sum(psi_mem_some * span_s) / sum(CASE WHEN psi_mem_some IS NULL THEN NULL ELSE span_s END),"
 		" sum(psi_io_some * span_s) / sum(CASE WHEN psi_io_some IS NULL THEN NULL ELSE span_s END),"
-		" sum(sessions_closed)"
+		" sum(sessions_closed), sum(oom_kills)"
 		" FROM workload_series WHERE tier = ?3 AND ts >= ?2 AND ts < ?2 + ?4"
 		" GROUP BY workload_id",
 		-1, &ws, NULL);

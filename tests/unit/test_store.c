@@ -146,7 +146,7 @@ static void migrates_an_empty_db(void **state)
 	char err[256];
 
 	assert_int_equal(q(c, "SELECT max(version) FROM schema_version"), PSC_STORE_SCHEMA_VERSION);
-	assert_int_equal(q(c, "SELECT count(*) FROM schema_version"), 1);
+	assert_int_equal(q(c, "SELECT count(*) FROM schema_version"), PSC_STORE_SCHEMA_VERSION);
 	assert_string_equal("wal", "wal");
 	assert_int_equal(q(c, "SELECT count(*) FROM pragma_table_info('reports') WHERE"
 			      " (cid = 0 AND name = 'host' AND type = 'TEXT') OR"
@@ -161,7 +161,7 @@ static void migrates_an_empty_db(void **state)
 	/* reopening does not migrate again */
 	psc_store_close(&c->s);
 	assert_int_equal(psc_store_open(&c->s, c->path, &c->opt, err, sizeof(err)), 0);
-	assert_int_equal(q(c, "SELECT count(*) FROM schema_version"), 1);
+	assert_int_equal(q(c, "SELECT count(*) FROM schema_version"), PSC_STORE_SCHEMA_VERSION);
 }
 
 static void refuses_a_newer_schema(void **state)
@@ -208,6 +208,47 @@ static void stores_once_and_dedups(void **state)
 	assert_int_equal(psc_store_hosts_since(c->s, NOW + 10, &n), 0);
 	assert_int_equal(n, 0);
 	rep_clear(&x);
+}
+
+/* Limits in effect: stored for managed or limited workloads, latest per workload, every
+ * change kept in limits_history; oom kills summed per window; host capacity kept. */
+static void limits_and_capacity_are_stored(void **state)
+{
+	struct ctx *c = *state;
+	enum psc_store_result res;
+	Prescient__Targets lim;
+	struct rep x;
+
+	rep_init(&x, "h1", 1, NOW - 100, 0);
+	assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM workload_limits"), 0);
+	rep_clear(&x);
+
+	prescient__targets__init(&lim);
+	lim.cpu_max_cores = 1.5;
+	lim.memory_high_bytes = 1 << 20;
+	for (uint64_t seq = 2; seq <= 4; seq++) {
+		rep_init(&x, "h1", seq, NOW - 100 + 10 * (double)seq, 0);
+		x.w.managed = true;
+		x.w.limits = &lim;
+		x.w.oom_kills = seq == 3;
+		x.r.host_cpus = 8;
+		x.r.host_memory_bytes = 1ull << 34;
+		if (seq == 4)
+			lim.cpu_max_cores = 2.5;
+		assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW, &res), 0);
+		assert_int_equal(res, PSC_STORE_STORED);
+		rep_clear(&x);
+	}
+	assert_int_equal(q(c, "SELECT count(*) FROM workload_limits"), 1);
+	assert_int_equal(q(c, "SELECT cpu_max_cores * 10 FROM workload_limits"), 25);
+	assert_int_equal(q(c, "SELECT managed FROM workload_limits"), 1);
+	assert_int_equal(q(c, "SELECT memory_high FROM workload_limits"), 1 << 20);
+	/* first sight (1.5) and the change (2.5); the repeat of 1.5 is not history */
+	assert_int_equal(q(c, "SELECT count(*) FROM limits_history"), 2);
+	assert_int_equal(q(c, "SELECT sum(oom_kills) FROM workload_series"), 1);
+	assert_int_equal(q(c, "SELECT cpus FROM hosts WHERE name = 'h1'"), 8);
+	assert_int_equal(q(c, "SELECT memory_bytes >> 30 FROM hosts WHERE name = 'h1'"), 16);
 }
 
 static void stale_reports_are_not_stored(void **state)
@@ -686,6 +727,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(batch_commits_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(rollback_forgets_cached_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(ingest_batch_replies_to_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(limits_and_capacity_are_stored, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
