@@ -576,6 +576,9 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 	bool egress = adj->targets && adj->targets->egress_bytes_per_s;
 	int r;
 
+	/* "/demo/../x" starts with a managed prefix but names something else. */
+	if (psc_cgroupfs_check_path(adj->workload) < 0)
+		return refuse(e, adj, RES_GUARD, "not a cgroup path");
 	if (!psc_guard_managed(&e->c.guard, adj->workload))
 		return refuse(e, adj, RES_GUARD,
 			      e->c.guard.n_prefixes ? "not managed (under no --manage prefix)" :
@@ -679,8 +682,6 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 				cg->changed_at[i] = now;
 			}
 		}
-		if (any)
-			state_save(e);
 	}
 	/* What the guard skipped or found already in effect. */
 	for (int i = 0; i < _PSC_RES_MAX; i++)

@@ -278,14 +278,18 @@ static void test_not_managed(void **unused)
 	env_open(&v, false, false);
 	t.memory_max_bytes = 512 * MIB;
 	/* Valid, signed, for this host: still refused, the files untouched. */
-	assert_int_equal(send(&v, sk, 5, HOST, "/other", &t, 60), R(REFUSED_GUARD));
+	assert_int_equal(send(&v, sk, 3, HOST, "/other", &t, 60), R(REFUSED_GUARD));
 	assert_string_equal(get("other/memory.max"), "max");
 	const Prescient__AdjustmentOutcome *o = last_outcome(&v);
 	assert_non_null(strstr(o->detail, "not managed"));
 	assert_null(o->previous);
+	/* Nor a path that only starts like a managed one. */
+	assert_int_equal(send(&v, sk, 4, HOST, "/demo/../other", &t, 60), R(REFUSED_GUARD));
+	assert_non_null(strstr(last_outcome(&v)->detail, "not a cgroup path"));
+	assert_string_equal(get("other/memory.max"), "max");
 	/* "/demo" does not manage "/demo2" (which does not even exist). */
 	assert_int_equal(send(&v, sk, 6, HOST, "/demo2", &t, 60), R(REFUSED_GUARD));
-	assert_int_equal(psc_enforce_counters(v.e)->results[R(REFUSED_GUARD)], 2);
+	assert_int_equal(psc_enforce_counters(v.e)->results[R(REFUSED_GUARD)], 3);
 	/* A refusal by a guard still uses up the id. */
 	assert_int_equal(psc_enforce_last_id(v.e), 6);
 	env_close(&v);
