@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "cgroupfs.h"
 #include "cleanup.h"
+#include "config.h"
 #include "events.h"
 #include "log.h"
 
@@ -31,6 +32,9 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  --print              write one JSON object per workload per window to stdout\n"
 		"                       (JSON Lines; the format is in README.md)\n"
+		"  --config FILE        read options from FILE first (key = value lines, a key is a\n"
+		"                       long option without --; deploy/config/agent.conf); options on\n"
+		"                       the command line win\n"
 		"  --aggregator URL     send every window's report to the aggregator at URL\n"
 		"                       (nanomsg, e.g. tcp://10.0.0.5:7070); the agent connects out\n"
 		"  --keys DIR           fleet.key and signing.pub (from prescient-aggregator keygen)\n"
@@ -112,6 +116,11 @@ static void default_host_id(char *out, size_t size)
 	out[size - 1] = '\0';
 }
 
+static void config_freep(struct psc_config **c)
+{
+	psc_config_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -139,6 +148,7 @@ int main(int argc, char **argv)
 		OPT_MARGIN,
 		OPT_MAX_STEP,
 		OPT_COOLDOWN,
+		OPT_CONFIG,
 	};
 	static const struct option longopts[] = {
 		{ "print", no_argument, NULL, OPT_PRINT },
@@ -166,6 +176,7 @@ int main(int argc, char **argv)
 		{ "margin-mb", required_argument, NULL, OPT_MARGIN },
 		{ "max-step", required_argument, NULL, OPT_MAX_STEP },
 		{ "cooldown", required_argument, NULL, OPT_COOLDOWN },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{},
 	};
 	char host[256];
@@ -181,6 +192,14 @@ int main(int argc, char **argv)
 		.spool_max_bytes = 256ull << 20,
 		.cooldown_s = -1,
 	};
+	/* Lives until exit: optarg points into it. */
+	_cleanup_(config_freep) struct psc_config *cfg = NULL;
+	char err[512];
+
+	if (psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "prescient-agent: %s\n", err);
+		return 2;
+	}
 	_cleanup_free_ const char **manage = calloc((size_t)argc, sizeof(*manage));
 	enum psc_log_level level = PSC_LOG_INFO;
 	bool log_json = false;
@@ -305,7 +324,12 @@ int main(int argc, char **argv)
 		case OPT_VERSION:
 			printf("prescient-agent %s\n", PSC_VERSION);
 			return 0;
+		case OPT_CONFIG:
+			break; /* read above */
 		default:
+			if (psc_config_origin(cfg, optind - 1))
+				fprintf(stderr, "prescient-agent: (in %s)\n",
+					psc_config_origin(cfg, optind - 1));
 			usage(stderr);
 			return 2;
 		}
