@@ -387,6 +387,32 @@ int psc_config_prepend(struct psc_config *cfg, int *argc, char ***argv)
 	return 0;
 }
 
+int psc_config_from_args(struct psc_config **cfg, int *argc, char ***argv, char *err,
+			 size_t err_size)
+{
+	struct psc_config *c = NULL;
+	const char *path = NULL;
+	int r;
+
+	r = psc_config_find_path(*argc, *argv, &path, err, err_size);
+	if (r < 0 || !path) {
+		if (r == 0)
+			*cfg = NULL;
+		return r;
+	}
+	r = psc_config_load(&c, path, err, err_size);
+	if (r < 0)
+		return r;
+	r = psc_config_prepend(c, argc, argv);
+	if (r < 0) {
+		fail(err, err_size, "%s: %s", path, strerror(-r));
+		psc_config_free(&c);
+		return r;
+	}
+	*cfg = c;
+	return 0;
+}
+
 const char *psc_config_origin(struct psc_config *cfg, int argi)
 {
 	if (!cfg || !cfg->argv || argi < 1 || (size_t)argi > cfg->n)

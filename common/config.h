@@ -24,16 +24,11 @@
  * command line's, so options given on the command line win):
  *
  *	struct psc_config *cfg = NULL;   // lives until exit: optarg points into it
- *	const char *path = NULL;
  *	char err[512];
  *
- *	if (psc_config_find_path(argc, argv, &path, err, sizeof(err)) < 0)
- *		{ fprintf(stderr, "prog: %s\n", err); return 2; }
- *	if (path) {
- *		if (psc_config_load(&cfg, path, err, sizeof(err)) < 0)
- *			{ fprintf(stderr, "prog: %s\n", err); return 2; }
- *		if (psc_config_prepend(cfg, &argc, &argv) < 0)
- *			{ fprintf(stderr, "prog: out of memory\n"); return 1; }
+ *	if (psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)) < 0) {
+ *		fprintf(stderr, "prog: %s\n", err);
+ *		return 2;
  *	}
  *	// longopts gets { "config", required_argument, NULL, OPT_CONFIG }; its case does
  *	// nothing (the file was read above).
@@ -110,6 +105,13 @@ int psc_config_find_path(int argc, char **argv, const char **path, char *err, si
  * called once per config. Returns 0, -EALREADY on a second call, or -ENOMEM (argc/argv
  * untouched). */
 int psc_config_prepend(struct psc_config *cfg, int *argc, char ***argv);
+
+/* The three steps above in one: psc_config_find_path(), then, when --config is given,
+ * psc_config_load() and psc_config_prepend(). *cfg is NULL when there is no --config, else
+ * a config the caller keeps until exit and frees with psc_config_free(). Errors as those
+ * functions, with the message in @err; *cfg, *argc and *argv are then untouched. */
+int psc_config_from_args(struct psc_config **cfg, int *argc, char ***argv, char *err,
+			 size_t err_size);
 
 /* "FILE:LINE" when argument @argi of the vector made by psc_config_prepend() came from the
  * config file, NULL when it came from the command line (or @cfg is NULL, or prepend was not

@@ -384,6 +384,54 @@ static void bad_options_name_their_origin(void **state)
 	assert_int_equal(p.bad_argi, 4);
 }
 
+static void from_args(void **state)
+{
+	char dir[] = "/tmp/psc-config-XXXXXX", path[64], opt[80], err[512];
+	struct psc_config *cfg = (struct psc_config *)0x1;
+	char *plain[] = { "prog", "--window=4", NULL };
+	char *with[] = { "prog", opt, "--window=4", NULL };
+	char **argv = plain;
+	int argc = 2;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.conf", dir);
+	snprintf(opt, sizeof(opt), "--config=%s", path);
+
+	/* No --config: nothing read, nothing changed. */
+	assert_int_equal(psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)), 0);
+	assert_null(cfg);
+	assert_int_equal(argc, 2);
+	assert_ptr_equal(argv, plain);
+
+	/* A missing file, then a group-writable one: an error naming it, argv untouched. */
+	argv = with;
+	argc = 3;
+	assert_int_equal(psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, path));
+	write_file(path, "window = 9\nprint = true\n", 0620);
+	assert_int_equal(psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)), -EPERM);
+	assert_int_equal(argc, 3);
+	assert_ptr_equal(argv, with);
+
+	/* A good file: its options first, then the command line's. */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)), 0);
+	assert_non_null(cfg);
+	assert_int_equal(argc, 5);
+	assert_string_equal(argv[0], "prog");
+	assert_string_equal(argv[1], "--window=9");
+	assert_string_equal(argv[2], "--print");
+	assert_ptr_equal(argv[3], opt);
+	assert_string_equal(argv[4], "--window=4");
+	assert_null(argv[5]);
+	snprintf(err, sizeof(err), "%s:2", path);
+	assert_string_equal(psc_config_origin(cfg, 2), err);
+	assert_null(psc_config_origin(cfg, 3));
+	psc_config_free(&cfg);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");
@@ -457,6 +505,7 @@ int main(void)
 		cmocka_unit_test(command_line_wins),
 		cmocka_unit_test(bad_options_name_their_origin),
 		cmocka_unit_test(example_files_parse),
+		cmocka_unit_test(from_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
