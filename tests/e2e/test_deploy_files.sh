@@ -169,7 +169,17 @@ keys=$tmp/keys
 "$agg" keygen "$keys" >/dev/null
 url=tcp://127.0.0.1:$(free_port)
 http=127.0.0.1:$(free_port)
-strace -f -qq -o "$tmp/agg.strace" "$agg" --listen "$url" --db "$tmp/store.db" --keys "$keys" \
+# The aggregator reads its keys the way its unit hands them over: systemd credentials,
+# files 0400 in a directory 0500.
+creds=$tmp/credentials
+mkdir "$creds"
+for f in fleet.key signing.key signing.pub; do
+	install -m 0400 "$keys/$f" "$creds/$f"
+done
+chmod 0500 "$creds"
+[ "$(sed -n 's/^LoadCredential=\([^:]*\):.*/\1/p' "$units/prescient-aggregator.service" | sort)" = \
+	"$(ls "$keys" | sort)" ] || fail "the aggregator unit's credentials are not the files keygen writes"
+strace -f -qq -o "$tmp/agg.strace" "$agg" --listen "$url" --db "$tmp/store.db" --keys "$creds" \
 	--http "$http" --model-interval 1s --maintenance-interval 1s >"$tmp/agg.log" 2>&1 &
 strace_pid=$!
 pids+=("$strace_pid")
