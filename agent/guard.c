@@ -70,16 +70,7 @@ static void decide_one(const struct psc_guard_config *c, const struct psc_guard_
 		snprintf(note, nsz, "current value unreadable");
 		return;
 	}
-	if (r == PSC_RES_CPU_MAX && v < c->cpu_min_ucores) {
-		v = c->cpu_min_ucores;
-		clamped = true;
-		snprintf(note, nsz, "raised to the %.2f-core minimum", c->cpu_min_ucores / 1e6);
-	}
-	if (r == PSC_RES_CPU_WEIGHT && (v < 1 || v > 10000)) {
-		v = v < 1 ? 1 : 10000;
-		clamped = true;
-		snprintf(note, nsz, "weight clamped to 1..10000");
-	}
+	/* The step first: the floors below win over it. */
 	if (cur != PSC_LIMIT_UNLIMITED && cur > 0) {
 		uint64_t hi = scale(cur, c->step_up), lo = scale(cur, c->step_down);
 
@@ -89,6 +80,16 @@ static void decide_one(const struct psc_guard_config *c, const struct psc_guard_
 			snprintf(note, nsz, "step bounded to %gx..%gx of current", c->step_down,
 				 c->step_up);
 		}
+	}
+	if (r == PSC_RES_CPU_MAX && v < c->cpu_min_ucores) {
+		v = c->cpu_min_ucores;
+		clamped = true;
+		snprintf(note, nsz, "raised to the %.2f-core minimum", c->cpu_min_ucores / 1e6);
+	}
+	if (r == PSC_RES_CPU_WEIGHT && (v < 1 || v > 10000)) {
+		v = v < 1 ? 1 : 10000;
+		clamped = true;
+		snprintf(note, nsz, "weight clamped to 1..10000");
 	}
 	if (is_memory_limit(r)) {
 		if (!in->has_mem_usage) {

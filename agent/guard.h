@@ -7,11 +7,11 @@
  *  1. Prefix: the cgroup must be under a managed prefix, component-wise ("/demo" manages
  *     "/demo" and "/demo/x", not "/demo2"; "/" manages everything). No prefix: nothing
  *     is managed (observe only). Otherwise the whole adjustment is refused.
- *  2. CPU floor: cpu_max is at least cpu_min_ucores (0.01 cores); cpu_weight is clamped to
- *     1..10000.
- *  3. Step: when the current value is a finite, non-zero limit, the new one is kept within
+ *  2. Step: when the current value is a finite, non-zero limit, the new one is kept within
  *     [current * step_down, current * step_up] (0.5x..2x). From "no limit" (or 0) any
  *     value is one step.
+ *  3. CPU floor: cpu_max is at least cpu_min_ucores (0.01 cores); cpu_weight is clamped to
+ *     1..10000 (these win over the step).
  *  4. Memory floor: memory_high and memory_max are never below current usage + margin,
  *     margin = max(margin_min_bytes, usage * margin_ratio): the value is clamped up (this
  *     wins over the step bound: safety first). Unknown usage refuses the resource.

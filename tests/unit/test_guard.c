@@ -263,12 +263,20 @@ static void test_cpu_minimum(void **unused)
 	setup(&f, "/demo");
 	set(&f.cur, PSC_RES_CPU_MAX, PSC_LIMIT_UNLIMITED);
 	set(&f.want, PSC_RES_CPU_MAX, 1000); /* 0.001 cores */
-	set(&f.want, PSC_RES_CPU_WEIGHT, 20000);
-	set(&f.cur, PSC_RES_CPU_WEIGHT, 10000);
 	decide(&f);
 	assert_int_equal(f.d.write.v[PSC_RES_CPU_MAX], 10000); /* 0.01 cores */
 	assert_int_equal(f.d.res[PSC_RES_CPU_MAX].action, PSC_GUARD_CLAMPED);
 	assert_non_null(strstr(f.d.res[PSC_RES_CPU_MAX].note, "minimum"));
+	/* The minimum wins over the step: from 0.004 cores, 2x would stay below it. */
+	setup(&f, "/demo");
+	set(&f.cur, PSC_RES_CPU_MAX, 4000);
+	set(&f.want, PSC_RES_CPU_MAX, 8000);
+	decide(&f);
+	assert_int_equal(f.d.write.v[PSC_RES_CPU_MAX], 10000);
+	setup(&f, "/demo");
+	set(&f.cur, PSC_RES_CPU_WEIGHT, 10000);
+	set(&f.want, PSC_RES_CPU_WEIGHT, 20000);
+	decide(&f);
 	/* Weight 20000 is clamped to 10000, which is the current value: nothing to write. */
 	assert_int_equal(f.d.res[PSC_RES_CPU_WEIGHT].action, PSC_GUARD_UNCHANGED);
 	assert_false(f.d.write.present & (1u << PSC_RES_CPU_WEIGHT));
