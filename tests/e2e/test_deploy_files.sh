@@ -63,7 +63,8 @@ root=$tmp/root
 mkdir -p "$root/usr/sbin" "$root/usr/bin" "$root/lib/systemd/system"
 cp "$agent" "$root/usr/sbin/"
 cp "$agg" "$root/usr/bin/"
-cp -L /lib/systemd/system/*.target /lib/systemd/system/*.slice "$root/lib/systemd/system/" \
+cp -L /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.mount \
+	"$root/lib/systemd/system/" \
 	2>/dev/null || true
 cp "$units"/prescient-agent.service "$units"/prescient-aggregator.service \
 	"$root/lib/systemd/system/"
