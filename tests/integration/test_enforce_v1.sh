@@ -107,9 +107,17 @@ check() { # WHAT EXPECTED ACTUAL
 # Outcome results (proto/prescient.proto AdjustmentOutcome.Result).
 APPLIED=1 REFUSED_GUARD=3 EXPIRED=4 BAD_SIGNATURE=5 REPLAYED=6 WRONG_HOST=9
 
-# 1. A valid adjustment is applied.
+# 1. A valid adjustment is applied. It reaches the agent on the ack of its next report
+# (one per window): the delay is printed.
+t0=$(date +%s.%N)
 adjust --id 100 --workload "$managed" --cpu 0.5 --weight 50 --memory-max $((256 << 20)) \
 	--memory-high $((200 << 20)) --reason "test: predicted peak"
+for _ in $(seq 400); do
+	[ "$(cat "$f_max")" = $((256 << 20)) ] && break
+	sleep 0.025
+done
+t1=$(date +%s.%N)
+echo "figure: memory limit written $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms after the adjustment was queued (1 s windows)"
 check "valid adjustment: outcome" "$APPLIED" "$(wait_outcome 100)"
 check "cpu quota written" "$want_quota" "$(cat "$f_quota")"
 check "cpu weight written" "$want_weight" "$(cat "$f_weight")"
