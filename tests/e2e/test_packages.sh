@@ -105,6 +105,33 @@ for p in usr/sbin/prescient-agent usr/bin/prescient-aggregator usr/bin/prescient
 done
 echo "extracted programs: --help and --version work, all libraries found"
 
+# The packaged config files through each program's own option parser: options from the
+# file come before --help, so every key and value is checked before --help exits 0; with
+# every default uncommented too; a bad key is refused naming its line. Active once the
+# program takes --config (common/config.h says how).
+for p in usr/sbin/prescient-agent usr/bin/prescient-aggregator; do
+	bin=$root/$p
+	name=$(basename $p)
+	conf=$root/etc/prescient/${name#prescient-}.conf
+	if ! "$bin" --help | grep -q -- '--config'; then
+		echo "config: $name does not take --config yet: $(basename "$conf") not run through it"
+		continue
+	fi
+	"$bin" --config "$conf" --help >/dev/null 2>"$tmp/err" ||
+		fail "$name refuses its packaged $(basename "$conf"): $(cat "$tmp/err")"
+	sed 's/^# \([a-z][a-z0-9-]* =\)/\1/' "$conf" >"$tmp/all.conf"
+	chmod 0644 "$tmp/all.conf"
+	"$bin" --config "$tmp/all.conf" --help >/dev/null 2>"$tmp/err" ||
+		fail "$name refuses the documented defaults of $(basename "$conf"): $(cat "$tmp/err")"
+	printf 'log-level = info\nno-such-key = 1\n' >"$tmp/bad.conf"
+	chmod 0644 "$tmp/bad.conf"
+	rc=0
+	"$bin" --config "$tmp/bad.conf" --help >/dev/null 2>"$tmp/err" || rc=$?
+	[ $rc = 2 ] && grep -qF "$tmp/bad.conf:2" "$tmp/err" ||
+		fail "$name: an unknown key gives exit $rc and '$(cat "$tmp/err")', not 2 and its file:line"
+	echo "config: $name accepts its packaged $(basename "$conf") and every default in it"
+done
+
 # Every long option of --help in the man page, which renders cleanly.
 long_opts() { # program [command]: long options its --help lists
 	"$@" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u
