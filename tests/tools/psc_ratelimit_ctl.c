@@ -5,6 +5,7 @@
  *   psc_ratelimit_ctl [--cgroup-root DIR] [--log-level L]
  *   set CGROUP RATE [BURST]  -> "ok" | "error -ERRNO"
  *   clear CGROUP             -> "ok" | "error -ERRNO"
+ *   egress CGROUP RATE       -> psc_ratelimit_set_egress(): "ok" | "error -ERRNO"
  *   sync                     -> "ok"
  *   stats CGROUP             -> "stats PASSED DROPPED" | "error -ERRNO"
  *   quit (or end of input)   -> closes the limiter (clears every limit), exits 0
@@ -35,12 +36,14 @@ static int run(struct psc_ratelimit *rl)
 	char line[4200], cg[4097];
 	unsigned long long rate, burst;
 	uint64_t passed, dropped;
-	int n, r;
+	int r;
 
 	while (fgets(line, sizeof(line), stdin)) {
 		burst = 0;
-		if ((n = sscanf(line, "set %4096s %llu %llu", cg, &rate, &burst)) >= 2) {
+		if (sscanf(line, "set %4096s %llu %llu", cg, &rate, &burst) >= 2) {
 			answer(psc_ratelimit_set(rl, cg, rate, burst));
+		} else if (sscanf(line, "egress %4096s %llu", cg, &rate) == 2) {
+			answer(psc_ratelimit_set_egress(rl, cg, rate));
 		} else if (sscanf(line, "clear %4096s", cg) == 1) {
 			answer(psc_ratelimit_clear(rl, cg));
 		} else if (strncmp(line, "sync", 4) == 0) {
