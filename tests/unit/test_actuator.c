@@ -19,71 +19,31 @@
 
 #include "actuator.h"
 #include "cgroupfs.h"
+#include "fixture_tree.h"
 
 #define MIB (1024ull * 1024)
 
-static char root[PATH_MAX];
+static struct psc_fixture_tree tree;
+static const char *root = tree.root;
 
 static void put(const char *rel, const char *text)
 {
-	char p[PATH_MAX];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	psc_fixture_put(&tree, rel, text);
 }
 
-static char *get(const char *rel)
+static const char *get(const char *rel)
 {
-	static char buf[256];
-	char p[PATH_MAX];
-	FILE *f;
-	size_t n;
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	f = fopen(p, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
+	return psc_fixture_get(&tree, rel);
 }
 
 static void mkdirs(const char *rel)
 {
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	for (char *s = p + strlen(root) + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0755);
-		*s = '/';
-	}
-	mkdir(p, 0755);
-}
-
-static int rm_tree(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (!root[0])
-		return 0;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	psc_fixture_mkdirs(&tree, rel);
 }
 
 static int make_root(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/psc-actuator-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	return mkdtemp(root) ? 0 : -1;
+	return psc_fixture_tree_new(&tree, "actuator");
 }
 
 /* A v2 root with /demo/web carrying every limit file. */
@@ -129,10 +89,7 @@ static int setup_v1(void **unused)
 
 static int teardown(void **unused)
 {
-	int r = rm_tree();
-
-	root[0] = '\0';
-	return r;
+	return psc_fixture_tree_remove(&tree);
 }
 
 static struct psc_actuator *actuator(struct psc_cgroupfs_layout *l)

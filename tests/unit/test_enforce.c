@@ -20,13 +20,15 @@
 
 #include "actuator.h"
 #include "enforce.h"
+#include "fixture_tree.h"
 #include "wire.h"
 
 #define MIB (1024ull * 1024)
 #define HOST "host-a"
 #define R(x) PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__##x
 
-static char root[PATH_MAX];
+static struct psc_fixture_tree tree;
+static const char *root = tree.root;
 static char state_dir[PATH_MAX];
 static double fake_now = 1700000000;
 static uint8_t pk[PSC_SIGN_PK_BYTES], sk[PSC_SIGN_SK_BYTES];
@@ -40,58 +42,27 @@ static double clock_now(void)
 
 static void put(const char *rel, const char *text)
 {
-	char p[PATH_MAX];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	psc_fixture_put(&tree, rel, text);
 }
 
 static const char *get(const char *rel)
 {
-	static char buf[256];
-	char p[PATH_MAX];
-	FILE *f;
-	size_t n;
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	f = fopen(p, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
-}
-
-static void mkdir_rel(const char *rel)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	assert_int_equal(mkdir(p, 0755), 0);
+	return psc_fixture_get(&tree, rel);
 }
 
 static int setup(void **unused)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	if (sodium_init() < 0)
 		return -1;
 	crypto_sign_keypair(pk, sk);
 	crypto_sign_keypair(other_pk, other_sk);
-	snprintf(root, sizeof(root), "%s/psc-enforce-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	if (!mkdtemp(root))
+	if (psc_fixture_tree_new(&tree, "enforce") < 0)
 		return -1;
 	snprintf(state_dir, sizeof(state_dir), "%s/spool", root);
 	mkdir(state_dir, 0700);
 	put("cgroup.controllers", "cpu memory\n");
-	mkdir_rel("demo");
-	mkdir_rel("demo/web");
-	mkdir_rel("other");
+	psc_fixture_mkdirs(&tree, "demo/web");
+	psc_fixture_mkdirs(&tree, "other");
 	put("demo/web/cpu.max", "max 100000\n");
 	put("demo/web/cpu.weight", "100\n");
 	put("demo/web/memory.high", "max\n");
@@ -106,10 +77,7 @@ static int setup(void **unused)
 
 static int teardown(void **unused)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return psc_fixture_tree_remove(&tree);
 }
 
 struct env {
