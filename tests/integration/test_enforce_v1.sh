@@ -10,7 +10,8 @@
 #  - forged (another fleet's signing key), expired (the queue says valid, the signature
 #    says otherwise), another host's (queued for this host, signed for another) and, after
 #    an agent restart, a replayed id are refused with their outcome, and change nothing;
-#  - a valid adjustment for an unmanaged cgroup is refused and changes nothing.
+#  - a valid adjustment for an unmanaged cgroup is refused and changes nothing;
+#  - with --dry-run an adjustment is logged and reported, and changes nothing.
 # Needs root, BTF and cgroups (else exits 77).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -161,7 +162,15 @@ sleep 1
 psc_agent_stop || true
 summary2=$(grep 'prescient-agent: enforce:' "$PSC_AGENT_ERR" || true)
 
-check "files unchanged by the refused adjustments" "$applied" "$(snapshot)"
+# 7. Dry run: logged and reported, nothing written.
+psc_agent_start "$work/agent3.jsonl" "${agent_args[@]}" --dry-run
+adjust --id 200 --workload "$managed" --cpu 1 --memory-max $((300 << 20))
+DRY_RUN=2
+check "dry run: outcome" "$DRY_RUN" "$(wait_outcome 200)"
+check "dry run: logged what it would write" 2 "$(grep -c "AGENT-ENFORCE-DRYRUN.*$managed.*would write.*adjustment 200" "$PSC_AGENT_ERR")"
+psc_agent_stop || true
+
+check "files unchanged by the refused and dry-run adjustments" "$applied" "$(snapshot)"
 check "unmanaged cgroup untouched" "$(echo "$before" | awk '{print $NF}')" "$(cat "$f_other")"
 check "agent counters (first run)" yes "$(echo "$enforce_summary" | grep -q '1 applied, 0 dry_run, 1 refused_guard, 1 expired, 1 bad_signature, 0 replayed, 0 failed, 0 reverted, 1 wrong_host; 4 files written, 0 writes failed' && echo yes || echo "$enforce_summary")"
 check "agent counters (after restart)" yes "$(echo "$summary2" | grep -q ' 1 replayed' && echo yes || echo "$summary2")"

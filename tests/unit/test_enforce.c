@@ -255,8 +255,12 @@ static void test_not_managed(void **unused)
 	assert_int_equal(send(&v, sk, 4, HOST, "/demo/../other", &t, 60), R(REFUSED_GUARD));
 	assert_non_null(strstr(last_outcome(&v)->detail, "not a cgroup path"));
 	assert_string_equal(get("other/memory.max"), "max");
+	/* Managed but gone (removed before or while the adjustment came): failed. */
+	assert_int_equal(send(&v, sk, 5, HOST, "/demo/gone", &t, 60), R(FAILED));
+	assert_non_null(strstr(last_outcome(&v)->detail, "cannot read the cgroup"));
 	/* "/demo" does not manage "/demo2" (which does not even exist). */
 	assert_int_equal(send(&v, sk, 6, HOST, "/demo2", &t, 60), R(REFUSED_GUARD));
+	assert_int_equal(psc_enforce_counters(v.e)->results[R(FAILED)], 1);
 	assert_int_equal(psc_enforce_counters(v.e)->results[R(REFUSED_GUARD)], 3);
 	/* A refusal by a guard still uses up the id. */
 	assert_int_equal(psc_enforce_last_id(v.e), 6);
