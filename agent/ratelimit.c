@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,77 +192,129 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The pids in @dir/cgroup.procs, sorted: *@pids is malloc'ed (NULL when there are none). */
-static int read_pids(const char *dir, int **pids, size_t *n)
-{
-	char p[PATH_BUF];
-	_cleanup_fclose_ FILE *f = NULL;
-	_cleanup_free_ int *v = NULL;
-	size_t len = 0, cap = 0;
-	int pid;
+struct pids {
+	int *v;
+	size_t n, cap;
+};
 
-	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-	f = fopen(p, "re");
-	if (!f)
+/* Appends the pids listed in cgroup.procs of directory @dfd and, @depth levels down, of
+ * its descendant cgroups. Cgroups that vanish meanwhile are skipped. */
+static int collect_pids(int dfd, int depth, struct pids *p)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd, pid, r;
+
+	fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
+	f = fdopen(fd, "re");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
 	while (fscanf(f, "%d", &pid) == 1) {
-		if (len == cap) {
-			int *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+		if (p->n == p->cap) {
+			size_t cap = p->cap ? p->cap * 2 : 64;
+			int *nv = realloc(p->v, cap * sizeof(*nv));
 
 			if (!nv)
 				return -ENOMEM;
-			v = nv;
+			p->v = nv;
+			p->cap = cap;
 		}
-		v[len++] = pid;
+		p->v[p->n++] = pid;
 	}
 	if (ferror(f))
 		return -EIO;
-	if (len)
-		qsort(v, len, sizeof(*v), cmp_int);
-	*pids = TAKE_PTR(v);
-	*n = len;
+	if (depth <= 0)
+		return 0;
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int child = -1;
+
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		child = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (child < 0)
+			continue;
+		r = collect_pids(child, depth - 1, p);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
 	return 0;
 }
 
-/* Moves every process listed in @src/cgroup.procs that is not already in @dst into
- * @dst. Returns how many were moved, or a negative errno when a list could not be read or
- * a move failed for another reason than the process having exited. */
-static int move_procs(const char *src, const char *dst)
+/* The pids of cgroup @dir (with its descendants when @recursive), sorted. */
+static int read_pids(const char *dir, bool recursive, struct pids *out)
 {
-	_cleanup_free_ int *from = NULL;
-	_cleanup_free_ int *there = NULL;
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	*out = (struct pids){};
+	if (fd < 0)
+		return -errno;
+	r = collect_pids(fd, recursive ? PSC_CGROUP_INDEX_DEPTH : 0, out);
+	if (r < 0) {
+		free(out->v);
+		*out = (struct pids){};
+		return r;
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_int);
+	return 0;
+}
+
+/* Moves every process of cgroup @src (with its descendant cgroups when @recursive) that
+ * is not already in @dst into @dst. Returns how many were moved, or a negative errno when
+ * a list could not be read or a move failed for another reason than the process having
+ * exited. */
+static int move_procs(const char *src, bool recursive, const char *dst)
+{
+	struct pids from = {}, there = {};
 	_cleanup_close_ int fd = -1;
-	size_t n_from = 0, n_there = 0;
 	char p[PATH_BUF];
 	int r, moved = 0, err = 0;
 
-	r = read_pids(src, &from, &n_from);
-	if (r < 0)
+	r = read_pids(src, recursive, &from);
+	if (r < 0 || from.n == 0)
 		return r;
-	if (n_from == 0)
-		return 0;
 	/* Skip members: a move takes the kernel's global cgroup threadgroup lock even when
 	 * the process stays where it is. */
-	r = read_pids(dst, &there, &n_there);
+	r = read_pids(dst, false, &there);
 	if (r < 0)
-		return r;
+		goto out;
 	snprintf(p, sizeof(p), "%s/cgroup.procs", dst);
 	fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (size_t i = 0; i < n_from; i++) {
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < from.n; i++) {
 		char buf[16];
 		int len;
 
-		if (n_there && bsearch(&from[i], there, n_there, sizeof(int), cmp_int))
+		if (there.n && bsearch(&from.v[i], there.v, there.n, sizeof(int), cmp_int))
 			continue;
-		len = snprintf(buf, sizeof(buf), "%d", from[i]);
+		len = snprintf(buf, sizeof(buf), "%d", from.v[i]);
 		if (write(fd, buf, (size_t)len) == len)
 			moved++;
 		else if (errno != ESRCH)
 			err = -errno;
 	}
-	return err ? err : moved;
+	r = err ? err : moved;
+out:
+	free(from.v);
+	free(there.v);
+	return r;
 }
 
 static void sync_one(struct psc_ratelimit *rl, struct limit *l)
@@ -270,7 +323,7 @@ static void sync_one(struct psc_ratelimit *rl, struct limit *l)
 	int r;
 
 	snprintf(src, sizeof(src), "%s%s", rl->layout.identity, l->path);
-	r = move_procs(src, l->v2dir);
+	r = move_procs(src, true, l->v2dir);
 	if (r > 0)
 		psc_debug("ratelimit: moved %d processes of %s into %s", r, l->path, l->v2dir);
 	else if (r < 0 && r != -ENOENT)
@@ -469,7 +522,7 @@ static int undo_dir(struct limit *l)
 	snprintf(parent, sizeof(parent), "%s", l->created_top);
 	*strrchr(parent, '/') = '\0';
 	for (int i = 0; i < CLEAR_ROUNDS; i++) {
-		r = move_procs(l->v2dir, parent);
+		r = move_procs(l->v2dir, false, parent);
 		if (r <= 0)
 			break;
 	}

@@ -7,8 +7,9 @@
  *    there and nothing is created or moved;
  *  - hybrid (v1 controllers + cgroup2 at root/unified): the v2 directory of the same path
  *    is created in the unified hierarchy (with any missing parents) unless it exists, and
- *    the processes listed in the v1 identity (memory) cgroup are moved into it, at set and
- *    again at every psc_ratelimit_sync();
+ *    the processes of the v1 identity (memory) cgroup and of its descendant cgroups (a
+ *    pod's containers) are moved into it, all into that one directory, at set and again
+ *    at every psc_ratelimit_sync();
  *  - v1 only: not supported (psc_ratelimit_open() fails with -ENODEV).
  *
  * What the kernel limits is the sockets whose cgroup (fixed when the socket is created,
@@ -78,7 +79,8 @@ int psc_ratelimit_set(struct psc_ratelimit *rl, const char *cgroup, uint64_t byt
 int psc_ratelimit_clear(struct psc_ratelimit *rl, const char *cgroup);
 
 /* Hybrid only (a no-op on pure v2): moves processes that joined a limited workload's v1
- * identity cgroup since the last call into its v2 directory. Call once per window.
+ * identity cgroup (or one of its descendants) since the last call into its v2 directory.
+ * Call once per window.
  * Processes that exit meanwhile are skipped; other failures are logged. */
 void psc_ratelimit_sync(struct psc_ratelimit *rl);
 

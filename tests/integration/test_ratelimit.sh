@@ -82,6 +82,20 @@ done
 left=$(for d in "$unified/psc-rl-missing-$$" "$v2dir/inner"; do [ ! -e "$d" ] || echo "$d"; done)
 check "nothing created for the refused sets" "$([ -z "$left" ] && echo 1 || echo 0)" none "${left:-none}"
 if [ "$RL_MODE" = hybrid ]; then
+	# A process in a child of the workload's cgroup (a pod's container) is moved too.
+	child=$RL_IDENTITY$cg/child
+	mkdir "$child"
+	(echo "$BASHPID" >"$child/cgroup.procs" && exec sleep 600) </dev/null >/dev/null 2>&1 &
+	sleeper=$!
+	psc_on_exit "kill $sleeper; wait $sleeper; rmdir '$child'"
+	for ((i = 0; i < 50; i++)); do grep -qx "$sleeper" "$child/cgroup.procs" && break; sleep 0.1; done
+	rl_ctl sync
+	check "sync moved a process of a child cgroup of the workload into $v2dir" \
+		"$([ "$(rl_v2_of "$sleeper")" = "$cg" ] && echo 1 || echo 0)" "$cg" "$(rl_v2_of "$sleeper")"
+	kill "$sleeper"
+	wait "$sleeper" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do rmdir "$child" 2>/dev/null && break; sleep 0.1; done
+
 	rl_download
 	echo "nginx started before the limit (listening socket in its old cgroup): $(rl_mbs "$RL_SPEED"), not limited (documented)"
 	rl_nginx_stop
