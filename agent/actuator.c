@@ -15,7 +15,7 @@
 #include "cleanup.h"
 
 /* The kernel refuses CFS quotas below 1 ms. */
-#define CFS_QUOTA_MIN_US 1000
+#define CFS_QUOTA_MIN_US      1000
 #define CFS_PERIOD_DEFAULT_US 100000
 
 struct cgroupfs_actuator {
@@ -112,8 +112,8 @@ static void format_value(bool v2, enum psc_res r, uint64_t v, uint64_t period, c
 			else
 				snprintf(buf, size, "-1");
 		} else {
-			uint64_t quota = v > UINT64_MAX / period ? UINT64_MAX / 1000000 :
-								   v * period / 1000000;
+			uint64_t quota = v > UINT64_MAX / period ? UINT64_MAX / 1000000
+								 : v * period / 1000000;
 			if (quota < CFS_QUOTA_MIN_US)
 				quota = CFS_QUOTA_MIN_US;
 			if (v2)
@@ -142,8 +142,9 @@ static void cgfs_write(struct psc_actuator *a, const char *cgroup,
 	bool v2 = l->mode == PSC_CGROUP_V2;
 	_cleanup_close_ int mem_fd = open_dir(v2 ? l->identity : l->memory, cgroup);
 	_cleanup_close_ int cpu_fd = open_dir(v2 ? l->identity : l->cpu, cgroup);
-	uint64_t period = cur->present & (1u << PSC_RES_CPU_MAX) && cur->cpu_period_us ?
-				  cur->cpu_period_us : CFS_PERIOD_DEFAULT_US;
+	uint64_t period = cur->present & (1u << PSC_RES_CPU_MAX) && cur->cpu_period_us
+				  ? cur->cpu_period_us
+				  : CFS_PERIOD_DEFAULT_US;
 	/* The kernel wants the burst at most the quota: lower the burst before the quota,
 	 * raise it after. */
 	bool cpu_down = (want->present & cur->present & (1u << PSC_RES_CPU_MAX)) &&
@@ -161,7 +162,8 @@ static void cgfs_write(struct psc_actuator *a, const char *cgroup,
 		enum psc_res r = order[i];
 		struct psc_actuator_res *x = &res->res[r];
 		char text[64];
-		bool cpu = r == PSC_RES_CPU_MAX || r == PSC_RES_CPU_WEIGHT || r == PSC_RES_CPU_BURST;
+		bool cpu =
+			r == PSC_RES_CPU_MAX || r == PSC_RES_CPU_WEIGHT || r == PSC_RES_CPU_BURST;
 
 		if (!(want->present & (1u << r)))
 			continue;

@@ -43,8 +43,9 @@ struct psc_actuator;
 struct psc_actuator_ops {
 	const char *name;
 	int (*read)(struct psc_actuator *a, const char *cgroup, struct psc_cgroup_limits *out);
-	void (*write)(struct psc_actuator *a, const char *cgroup, const struct psc_cgroup_limits *want,
-		      const struct psc_cgroup_limits *current, struct psc_actuator_result *res);
+	void (*write)(struct psc_actuator *a, const char *cgroup,
+		      const struct psc_cgroup_limits *want, const struct psc_cgroup_limits *current,
+		      struct psc_actuator_result *res);
 	/* Can this cgroup's host carry @res at all? (memory_min: not on cgroup v1.) */
 	bool (*supports)(const struct psc_actuator *a, enum psc_res res);
 	void (*free)(struct psc_actuator *a);

@@ -21,19 +21,19 @@
 _Static_assert(PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__WRONG_HOST < PSC_ENFORCE_RESULTS,
 	       "PSC_ENFORCE_RESULTS must cover every outcome result");
 
-#define RES_APPLIED PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__APPLIED
-#define RES_DRY_RUN PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__DRY_RUN
-#define RES_GUARD PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__REFUSED_GUARD
-#define RES_EXPIRED PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__EXPIRED
-#define RES_BAD_SIG PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__BAD_SIGNATURE
-#define RES_REPLAYED PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__REPLAYED
-#define RES_FAILED PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__FAILED
+#define RES_APPLIED    PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__APPLIED
+#define RES_DRY_RUN    PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__DRY_RUN
+#define RES_GUARD      PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__REFUSED_GUARD
+#define RES_EXPIRED    PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__EXPIRED
+#define RES_BAD_SIG    PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__BAD_SIGNATURE
+#define RES_REPLAYED   PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__REPLAYED
+#define RES_FAILED     PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__FAILED
 #define RES_WRONG_HOST PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__WRONG_HOST
 
 /* Ids remembered to recognise re-deliveries (the aggregator sends at most 16 pending
  * adjustments per ack). */
-#define RECENT_MAX 64
-#define DETAIL_MAX 240
+#define RECENT_MAX    64
+#define DETAIL_MAX    240
 #define STATE_VERSION 1
 
 /* A cgroup this agent changed: what to revert to, and when each limit last changed. */
@@ -68,8 +68,8 @@ struct psc_enforce {
 const char *psc_enforce_result_name(int result)
 {
 	static const char *const names[PSC_ENFORCE_RESULTS] = {
-		"unknown",  "applied", "dry_run", "refused_guard", "expired",
-		"bad_signature", "replayed", "failed", "reverted", "wrong_host",
+		"unknown",	 "applied",  "dry_run", "refused_guard", "expired",
+		"bad_signature", "replayed", "failed",	"reverted",	 "wrong_host",
 	};
 
 	return result >= 0 && result < PSC_ENFORCE_RESULTS ? names[result] : "unknown";
@@ -103,7 +103,7 @@ static void fmt_value(enum psc_res r, uint64_t v, char *buf, size_t size)
 
 /* Appends to a bounded detail string. */
 __attribute__((format(printf, 3, 4))) static void detail_add(char *d, size_t size, const char *fmt,
-							   ...)
+							     ...)
 {
 	size_t len = strlen(d);
 	va_list ap;
@@ -138,11 +138,9 @@ static int want_of(const Prescient__Targets *t, struct psc_cgroup_limits *w)
 		uint64_t v;
 		enum psc_res r;
 	} u[] = {
-		{ t->cpu_weight, PSC_RES_CPU_WEIGHT },
-		{ t->cpu_max_burst_us, PSC_RES_CPU_BURST },
-		{ t->memory_min_bytes, PSC_RES_MEM_MIN },
-		{ t->memory_high_bytes, PSC_RES_MEM_HIGH },
-		{ t->memory_max_bytes, PSC_RES_MEM_MAX },
+		{t->cpu_weight, PSC_RES_CPU_WEIGHT},	{t->cpu_max_burst_us, PSC_RES_CPU_BURST},
+		{t->memory_min_bytes, PSC_RES_MEM_MIN}, {t->memory_high_bytes, PSC_RES_MEM_HIGH},
+		{t->memory_max_bytes, PSC_RES_MEM_MAX},
 	};
 	for (size_t i = 0; i < PSC_ARRAY_SIZE(u); i++) {
 		if (!u[i].v)
@@ -371,7 +369,7 @@ fail:
 
 static void remember(struct recent *ring, size_t *n, size_t *next, uint64_t id, int result)
 {
-	ring[*next] = (struct recent){ .id = id, .result = result };
+	ring[*next] = (struct recent){.id = id, .result = result};
 	*next = (*next + 1) % RECENT_MAX;
 	if (*n < RECENT_MAX)
 		(*n)++;
@@ -396,7 +394,8 @@ static int state_parse(struct psc_enforce *e, json_t *root)
 	    !json_is_array(handled) || !json_is_object(cgs))
 		return -EBADMSG;
 	e->last_id = (uint64_t)json_integer_value(json_object_get(root, "last_id"));
-	json_array_foreach(handled, i, v) {
+	json_array_foreach(handled, i, v)
+	{
 		json_int_t id;
 		int result;
 
@@ -404,11 +403,14 @@ static int state_parse(struct psc_enforce *e, json_t *root)
 			return -EBADMSG;
 		remember(e->handled, &e->n_handled, &e->handled_next, (uint64_t)id, result);
 	}
-	json_object_foreach(cgs, path, item) {
-		json_t *orig = json_object_get(item, "original"), *at = json_object_get(item, "changed_at");
+	json_object_foreach(cgs, path, item)
+	{
+		json_t *orig = json_object_get(item, "original"),
+		       *at = json_object_get(item, "changed_at");
 		struct changed_cg *cg;
 
-		if (psc_cgroupfs_check_path(path) < 0 || !json_is_object(orig) || !json_is_object(at))
+		if (psc_cgroupfs_check_path(path) < 0 || !json_is_object(orig) ||
+		    !json_is_object(at))
 			return -EBADMSG;
 		cg = cg_find(e, path, true);
 		if (!cg)
@@ -439,17 +441,20 @@ static int state_load(struct psc_enforce *e)
 		return errno == ENOENT ? 0 : -errno;
 	root = json_load_file(e->state_path, 0, &err);
 	if (!root) {
-		psc_err("AGENT-ENFORCE-STATE", "%s does not parse (%s, line %d): refusing to start "
-					       "without knowing which adjustment ids were used; move it "
-					       "away to start afresh",
+		psc_err("AGENT-ENFORCE-STATE",
+			"%s does not parse (%s, line %d): refusing to start "
+			"without knowing which adjustment ids were used; move it "
+			"away to start afresh",
 			e->state_path, err.text, err.line);
 		return -EBADMSG;
 	}
 	r = state_parse(e, root);
 	json_decref(root);
 	if (r == -EBADMSG)
-		psc_err("AGENT-ENFORCE-STATE", "%s is not an enforcement state file; move it away "
-					       "to start afresh", e->state_path);
+		psc_err("AGENT-ENFORCE-STATE",
+			"%s is not an enforcement state file; move it away "
+			"to start afresh",
+			e->state_path);
 	return r;
 }
 
@@ -471,8 +476,8 @@ int psc_enforce_new(struct psc_enforce **out, const struct psc_enforce_config *c
 	e->host_id = strdup(c->host_id);
 	e->outcomes = calloc(PSC_ENFORCE_OUTCOMES_MAX, sizeof(*e->outcomes));
 	if (!e->host_id || !e->outcomes ||
-	    (c->state_dir && asprintf(&e->state_path, "%s/%s", c->state_dir,
-				      PSC_ENFORCE_STATE_FILE) < 0)) {
+	    (c->state_dir &&
+	     asprintf(&e->state_path, "%s/%s", c->state_dir, PSC_ENFORCE_STATE_FILE) < 0)) {
 		e->state_path = NULL;
 		psc_enforce_free(&e);
 		return -ENOMEM;
@@ -483,8 +488,9 @@ int psc_enforce_new(struct psc_enforce **out, const struct psc_enforce_config *c
 		psc_enforce_free(&e);
 		return r;
 	}
-	psc_info("AGENT-ENFORCE", "enforcement %s through %s: %zu managed prefix(es); last "
-				  "adjustment id %" PRIu64 "; %zu cgroup(s) changed earlier",
+	psc_info("AGENT-ENFORCE",
+		 "enforcement %s through %s: %zu managed prefix(es); last "
+		 "adjustment id %" PRIu64 "; %zu cgroup(s) changed earlier",
 		 c->dry_run ? "in dry-run" : "on", psc_actuator_name(c->actuator),
 		 c->guard.n_prefixes, e->last_id, e->n_cgs);
 	*out = e;
@@ -544,8 +550,8 @@ static int do_egress(struct psc_enforce *e, const Prescient__Adjustment *adj, ch
 		return 0;
 	}
 	if (e->c.dry_run) {
-		psc_info("AGENT-ENFORCE-DRYRUN", "%s egress: would limit to %" PRIu64
-						 " B/s; adjustment %" PRIu64 ": %s",
+		psc_info("AGENT-ENFORCE-DRYRUN",
+			 "%s egress: would limit to %" PRIu64 " B/s; adjustment %" PRIu64 ": %s",
 			 adj->workload, rate, adj->id, adj->reason);
 		detail_add(detail, size, "egress -> %" PRIu64 " B/s", rate);
 		return 1;
@@ -559,8 +565,7 @@ static int do_egress(struct psc_enforce *e, const Prescient__Adjustment *adj, ch
 		return -1;
 	}
 	e->counters.writes++;
-	psc_info("AGENT-ENFORCE-WRITE", "%s egress: -> %" PRIu64 " B/s; adjustment %" PRIu64
-					": %s",
+	psc_info("AGENT-ENFORCE-WRITE", "%s egress: -> %" PRIu64 " B/s; adjustment %" PRIu64 ": %s",
 		 adj->workload, rate, adj->id, adj->reason);
 	detail_add(detail, size, "egress -> %" PRIu64 " B/s", rate);
 	return 1;
@@ -581,8 +586,9 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 		return refuse(e, adj, RES_GUARD, "not a cgroup path");
 	if (!psc_guard_managed(&e->c.guard, adj->workload))
 		return refuse(e, adj, RES_GUARD,
-			      e->c.guard.n_prefixes ? "not managed (under no --manage prefix)" :
-						      "not managed (no --manage prefix: observe only)");
+			      e->c.guard.n_prefixes
+				      ? "not managed (under no --manage prefix)"
+				      : "not managed (no --manage prefix: observe only)");
 	if (want_of(adj->targets, &want) < 0)
 		return refuse(e, adj, RES_GUARD, "invalid cpu_max_cores");
 	for (int i = 0; i < _PSC_RES_MAX; i++) {
@@ -629,7 +635,8 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 				continue;
 			fmt_value(i, cur.v[i], o, sizeof(o));
 			fmt_value(i, d.write.v[i], n, sizeof(n));
-			psc_info("AGENT-ENFORCE-DRYRUN", "%s %s: would write %s -> %s%s%s; adjustment %" PRIu64 ": %s",
+			psc_info("AGENT-ENFORCE-DRYRUN",
+				 "%s %s: would write %s -> %s%s%s; adjustment %" PRIu64 ": %s",
 				 adj->workload, psc_res_name(i), o, n, d.res[i].note[0] ? "; " : "",
 				 d.res[i].note, adj->id, adj->reason);
 			detail_add(detail, sizeof(detail), "%s %s -> %s", psc_res_name(i), o, n);
@@ -651,7 +658,8 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 			if (x->err < 0) {
 				e->counters.write_failures++;
 				failed = true;
-				psc_warn("AGENT-ENFORCE-FAIL", "%s %s: cannot write %s -> %s: %s; adjustment %" PRIu64,
+				psc_warn("AGENT-ENFORCE-FAIL",
+					 "%s %s: cannot write %s -> %s: %s; adjustment %" PRIu64,
 					 adj->workload, x->file ? x->file : psc_res_name(i), o, n,
 					 strerror(-x->err), adj->id);
 				detail_add(detail, sizeof(detail), "%s failed: %s", psc_res_name(i),
@@ -664,7 +672,8 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 				fmt_value(i, x->after, b, sizeof(b));
 			else
 				snprintf(b, sizeof(b), "unreadable");
-			psc_info("AGENT-ENFORCE-WRITE", "%s %s: %s -> %s (in effect: %s)%s%s; adjustment %" PRIu64 ": %s",
+			psc_info("AGENT-ENFORCE-WRITE",
+				 "%s %s: %s -> %s (in effect: %s)%s%s; adjustment %" PRIu64 ": %s",
 				 adj->workload, x->file, o, n, b, d.res[i].note[0] ? "; " : "",
 				 d.res[i].note, adj->id, adj->reason);
 			detail_add(detail, sizeof(detail), "%s %s -> %s%s%s%s", psc_res_name(i), o,
@@ -686,7 +695,8 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 	/* What the guard skipped or found already in effect. */
 	for (int i = 0; i < _PSC_RES_MAX; i++)
 		if (d.res[i].action == PSC_GUARD_SKIP || d.res[i].action == PSC_GUARD_UNCHANGED)
-			detail_add(detail, sizeof(detail), "%s: %s", psc_res_name(i), d.res[i].note);
+			detail_add(detail, sizeof(detail), "%s: %s", psc_res_name(i),
+				   d.res[i].note);
 	if (egress) {
 		int x = do_egress(e, adj, detail, sizeof(detail));
 		any |= x > 0;
@@ -739,8 +749,8 @@ int psc_enforce_handle(struct psc_enforce *e, const Prescient__SignedAdjustment 
 		/* The id and workload as claimed: only trusted when the signature was good
 		 * (expired, replayed, other host), reported either way so that the aggregator
 		 * can close the adjustment. */
-		Prescient__Adjustment *claim =
-			prescient__adjustment__unpack(NULL, sa->adjustment.len, sa->adjustment.data);
+		Prescient__Adjustment *claim = prescient__adjustment__unpack(
+			NULL, sa->adjustment.len, sa->adjustment.data);
 		uint64_t id = claim ? claim->id : 0;
 		char detail[DETAIL_MAX];
 

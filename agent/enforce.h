@@ -36,12 +36,12 @@
 #define PSC_ENFORCE_RESULTS 10
 
 struct psc_enforce_config {
-	const char *host_id;		      /* copied */
-	uint8_t sign_pk[PSC_SIGN_PK_BYTES];   /* the aggregator's signing.pub */
-	const char *state_dir;		      /* NULL: nothing persisted (tests) */
-	struct psc_guard_config guard;	      /* prefixes borrowed: must outlive */
-	bool dry_run;			      /* log and report, never write */
-	struct psc_actuator *actuator;	      /* borrowed */
+	const char *host_id;			  /* copied */
+	uint8_t sign_pk[PSC_SIGN_PK_BYTES];	  /* the aggregator's signing.pub */
+	const char *state_dir;			  /* NULL: nothing persisted (tests) */
+	struct psc_guard_config guard;		  /* prefixes borrowed: must outlive */
+	bool dry_run;				  /* log and report, never write */
+	struct psc_actuator *actuator;		  /* borrowed */
 	const struct psc_cgroupfs_layout *layout; /* memory usage reads; copied */
 	/* Egress rate limits (Targets.egress_bytes_per_s): returns 0 or a negative errno.
 	 * NULL: refused with "egress rate limiting unavailable". */

@@ -139,8 +139,8 @@ int psc_guard_decide(const struct psc_guard_config *c, const struct psc_guard_in
 	if (!psc_guard_managed(c, in->cgroup)) {
 		out->refused = true;
 		snprintf(out->reason, sizeof(out->reason),
-			 c->n_prefixes ? "not managed (under no --manage prefix)" :
-					 "not managed (no --manage prefix: observe only)");
+			 c->n_prefixes ? "not managed (under no --manage prefix)"
+				       : "not managed (no --manage prefix: observe only)");
 		return 0;
 	}
 	out->write.cpu_period_us = in->current->cpu_period_us;

@@ -66,7 +66,7 @@ enum psc_guard_action {
 };
 
 struct psc_guard_decision {
-	bool refused;			/* nothing to write; reason says why */
+	bool refused; /* nothing to write; reason says why */
 	char reason[256];
 	struct psc_cgroup_limits write; /* what to write (present = write it) */
 	struct {

@@ -26,9 +26,10 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: psc_issue_adjustment --db FILE --keys DIR --id N --host H --workload PATH\n"
-		   "       [--cpu CORES] [--weight W] [--burst-us US] [--memory-min B] [--memory-high B]\n"
-		   "       [--memory-max B] [--egress B_PER_S] [--expires-in S] [--reason TEXT] [--tier T]\n");
+	fprintf(f,
+		"usage: psc_issue_adjustment --db FILE --keys DIR --id N --host H --workload PATH\n"
+		"       [--cpu CORES] [--weight W] [--burst-us US] [--memory-min B] [--memory-high B]\n"
+		"       [--memory-max B] [--egress B_PER_S] [--expires-in S] [--reason TEXT] [--tier T]\n");
 }
 
 static int num(const char *opt, const char *s, double *out)
@@ -46,24 +47,39 @@ static int num(const char *opt, const char *s, double *out)
 
 int main(int argc, char **argv)
 {
-	enum { O_DB = 256, O_KEYS, O_ID, O_HOST, O_WL, O_CPU, O_WEIGHT, O_BURST, O_MMIN, O_MHIGH,
-	       O_MMAX, O_EGRESS, O_EXPIRES, O_REASON, O_TIER };
+	enum {
+		O_DB = 256,
+		O_KEYS,
+		O_ID,
+		O_HOST,
+		O_WL,
+		O_CPU,
+		O_WEIGHT,
+		O_BURST,
+		O_MMIN,
+		O_MHIGH,
+		O_MMAX,
+		O_EGRESS,
+		O_EXPIRES,
+		O_REASON,
+		O_TIER
+	};
 	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, O_DB },
-		{ "keys", required_argument, NULL, O_KEYS },
-		{ "id", required_argument, NULL, O_ID },
-		{ "host", required_argument, NULL, O_HOST },
-		{ "workload", required_argument, NULL, O_WL },
-		{ "cpu", required_argument, NULL, O_CPU },
-		{ "weight", required_argument, NULL, O_WEIGHT },
-		{ "burst-us", required_argument, NULL, O_BURST },
-		{ "memory-min", required_argument, NULL, O_MMIN },
-		{ "memory-high", required_argument, NULL, O_MHIGH },
-		{ "memory-max", required_argument, NULL, O_MMAX },
-		{ "egress", required_argument, NULL, O_EGRESS },
-		{ "expires-in", required_argument, NULL, O_EXPIRES },
-		{ "reason", required_argument, NULL, O_REASON },
-		{ "tier", required_argument, NULL, O_TIER },
+		{"db", required_argument, NULL, O_DB},
+		{"keys", required_argument, NULL, O_KEYS},
+		{"id", required_argument, NULL, O_ID},
+		{"host", required_argument, NULL, O_HOST},
+		{"workload", required_argument, NULL, O_WL},
+		{"cpu", required_argument, NULL, O_CPU},
+		{"weight", required_argument, NULL, O_WEIGHT},
+		{"burst-us", required_argument, NULL, O_BURST},
+		{"memory-min", required_argument, NULL, O_MMIN},
+		{"memory-high", required_argument, NULL, O_MHIGH},
+		{"memory-max", required_argument, NULL, O_MMAX},
+		{"egress", required_argument, NULL, O_EGRESS},
+		{"expires-in", required_argument, NULL, O_EXPIRES},
+		{"reason", required_argument, NULL, O_REASON},
+		{"tier", required_argument, NULL, O_TIER},
 		{},
 	};
 	Prescient__Adjustment adj = PRESCIENT__ADJUSTMENT__INIT;
@@ -84,22 +100,54 @@ int main(int argc, char **argv)
 		    c != O_TIER && c != '?' && num(longopts[li].name, optarg, &v) < 0)
 			return 2;
 		switch (c) {
-		case O_DB: db = optarg; break;
-		case O_KEYS: keys_dir = optarg; break;
-		case O_HOST: adj.host_id = optarg; break;
-		case O_WL: adj.workload = optarg; break;
-		case O_REASON: adj.reason = optarg; break;
-		case O_TIER: adj.tier = optarg; break;
-		case O_ID: adj.id = (uint64_t)v; break;
-		case O_CPU: t.cpu_max_cores = v; break;
-		case O_WEIGHT: t.cpu_weight = (uint64_t)v; break;
-		case O_BURST: t.cpu_max_burst_us = (uint64_t)v; break;
-		case O_MMIN: t.memory_min_bytes = (uint64_t)v; break;
-		case O_MHIGH: t.memory_high_bytes = (uint64_t)v; break;
-		case O_MMAX: t.memory_max_bytes = (uint64_t)v; break;
-		case O_EGRESS: t.egress_bytes_per_s = (uint64_t)v; break;
-		case O_EXPIRES: expires_in = v; break;
-		default: usage(stderr); return 2;
+		case O_DB:
+			db = optarg;
+			break;
+		case O_KEYS:
+			keys_dir = optarg;
+			break;
+		case O_HOST:
+			adj.host_id = optarg;
+			break;
+		case O_WL:
+			adj.workload = optarg;
+			break;
+		case O_REASON:
+			adj.reason = optarg;
+			break;
+		case O_TIER:
+			adj.tier = optarg;
+			break;
+		case O_ID:
+			adj.id = (uint64_t)v;
+			break;
+		case O_CPU:
+			t.cpu_max_cores = v;
+			break;
+		case O_WEIGHT:
+			t.cpu_weight = (uint64_t)v;
+			break;
+		case O_BURST:
+			t.cpu_max_burst_us = (uint64_t)v;
+			break;
+		case O_MMIN:
+			t.memory_min_bytes = (uint64_t)v;
+			break;
+		case O_MHIGH:
+			t.memory_high_bytes = (uint64_t)v;
+			break;
+		case O_MMAX:
+			t.memory_max_bytes = (uint64_t)v;
+			break;
+		case O_EGRESS:
+			t.egress_bytes_per_s = (uint64_t)v;
+			break;
+		case O_EXPIRES:
+			expires_in = v;
+			break;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!db || !keys_dir || !adj.id || !adj.host_id || !adj.workload || optind < argc) {

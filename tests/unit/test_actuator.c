@@ -113,7 +113,7 @@ static void test_v2_apply_read_revert(void **unused)
 {
 	struct psc_cgroupfs_layout l;
 	struct psc_actuator *a = actuator(&l);
-	struct psc_cgroup_limits before, w = { 0 }, now;
+	struct psc_cgroup_limits before, w = {0}, now;
 	struct psc_actuator_result res;
 
 	assert_int_equal(l.mode, PSC_CGROUP_V2);
@@ -169,7 +169,7 @@ static void test_v2_partial_and_errors(void **unused)
 {
 	struct psc_cgroupfs_layout l;
 	struct psc_actuator *a = actuator(&l);
-	struct psc_cgroup_limits w = { 0 };
+	struct psc_cgroup_limits w = {0};
 	struct psc_actuator_result res;
 	char p[PATH_MAX];
 
@@ -205,7 +205,7 @@ static void test_v1_apply_read_revert(void **unused)
 {
 	struct psc_cgroupfs_layout l;
 	struct psc_actuator *a = actuator(&l);
-	struct psc_cgroup_limits before, w = { 0 }, now;
+	struct psc_cgroup_limits before, w = {0}, now;
 	struct psc_actuator_result res;
 
 	assert_int_equal(l.mode, PSC_CGROUP_HYBRID);
@@ -271,7 +271,8 @@ static void test_v1_apply_read_revert(void **unused)
 static void test_weight_shares(void **unused)
 {
 	for (uint64_t w = 1; w <= 10000; w++)
-		assert_int_equal(psc_cgroupfs_shares_to_weight(psc_cgroupfs_weight_to_shares(w)), w);
+		assert_int_equal(psc_cgroupfs_shares_to_weight(psc_cgroupfs_weight_to_shares(w)),
+				 w);
 	assert_int_equal(psc_cgroupfs_weight_to_shares(100), 1024);
 	assert_int_equal(psc_cgroupfs_weight_to_shares(1), 10);
 	assert_int_equal(psc_cgroupfs_weight_to_shares(0), 2);

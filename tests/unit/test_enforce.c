@@ -23,7 +23,7 @@
 #include "fixture_tree.h"
 #include "wire.h"
 
-#define MIB (1024ull * 1024)
+#define MIB  (1024ull * 1024)
 #define HOST "host-a"
 #define R(x) PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__##x
 
@@ -33,7 +33,7 @@ static char state_dir[PATH_MAX];
 static double fake_now = 1700000000;
 static uint8_t pk[PSC_SIGN_PK_BYTES], sk[PSC_SIGN_SK_BYTES];
 static uint8_t other_pk[PSC_SIGN_PK_BYTES], other_sk[PSC_SIGN_SK_BYTES];
-static const char *const managed[] = { "/demo" };
+static const char *const managed[] = {"/demo"};
 
 static double clock_now(void)
 {
@@ -366,7 +366,7 @@ static void test_bad_state_file(void **unused)
 	struct psc_cgroupfs_layout l;
 	struct psc_actuator *a = NULL;
 	struct psc_enforce *e = NULL;
-	struct psc_enforce_config c = { .host_id = HOST, .state_dir = state_dir, .layout = &l };
+	struct psc_enforce_config c = {.host_id = HOST, .state_dir = state_dir, .layout = &l};
 	char p[PATH_MAX + 32];
 	FILE *f;
 

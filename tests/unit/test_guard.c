@@ -14,7 +14,7 @@
 #define MIB (1024ull * 1024)
 #define GIB (1024 * MIB)
 
-static const char *const demo[] = { "/demo", "/team/b/" };
+static const char *const demo[] = {"/demo", "/team/b/"};
 
 static struct psc_guard_config config(void)
 {
@@ -71,7 +71,7 @@ static void decide(struct fixture *f)
 static void test_prefixes(void **unused)
 {
 	struct psc_guard_config c = config(), none = psc_guard_config_default();
-	static const char *const root[] = { "/" };
+	static const char *const root[] = {"/"};
 	struct psc_guard_config all = psc_guard_config_default();
 
 	assert_true(psc_guard_managed(&c, "/demo"));
@@ -190,8 +190,8 @@ static void test_step_bound(void **unused)
 	struct fixture f;
 
 	setup(&f, "/demo");
-	set(&f.want, PSC_RES_CPU_MAX, 8000000);	  /* 8x of 1 core */
-	set(&f.want, PSC_RES_CPU_WEIGHT, 10);	  /* 0.1x of 100 */
+	set(&f.want, PSC_RES_CPU_MAX, 8000000);	 /* 8x of 1 core */
+	set(&f.want, PSC_RES_CPU_WEIGHT, 10);	 /* 0.1x of 100 */
 	set(&f.want, PSC_RES_MEM_HIGH, 3 * GIB); /* 3.84x of 800 MiB */
 	decide(&f);
 	assert_int_equal(f.d.write.v[PSC_RES_CPU_MAX], 2000000);
@@ -306,14 +306,10 @@ static void test_unchanged_and_unreadable(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prefixes),
-		cmocka_unit_test(test_not_managed_refused),
-		cmocka_unit_test(test_plain_write),
-		cmocka_unit_test(test_memory_floor),
-		cmocka_unit_test(test_step_bound),
-		cmocka_unit_test(test_cooldown_lowers_only),
-		cmocka_unit_test(test_cpu_minimum),
-		cmocka_unit_test(test_unchanged_and_unreadable),
+		cmocka_unit_test(test_prefixes),    cmocka_unit_test(test_not_managed_refused),
+		cmocka_unit_test(test_plain_write), cmocka_unit_test(test_memory_floor),
+		cmocka_unit_test(test_step_bound),  cmocka_unit_test(test_cooldown_lowers_only),
+		cmocka_unit_test(test_cpu_minimum), cmocka_unit_test(test_unchanged_and_unreadable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
