@@ -23,7 +23,7 @@ struct psc_workload_usage {
 	uint64_t io_write_bytes;
 	double psi_cpu_some, psi_mem_some, psi_io_some; /* share of the window stalled, 0..1 */
 	bool has_oom_kills;
-	uint64_t oom_kills;		  /* OOM kills in the window */
+	uint64_t oom_kills;		 /* OOM kills in the window */
 	struct psc_cgroup_limits limits; /* limits in effect at the end of the window */
 };
 
