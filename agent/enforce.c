@@ -777,8 +777,9 @@ int psc_enforce_handle(struct psc_enforce *e, const Prescient__SignedAdjustment 
 				 r == -EKEYREJECTED ? "bad signature" : "malformed adjustment");
 			break;
 		}
+		/* A bad signature's workload is anyone's text: not logged (the id is a number). */
 		psc_warn("AGENT-ADJ-REFUSED", "adjustment %" PRIu64 " for %s refused: %s", id,
-			 claim ? claim->workload : "?", detail);
+			 claim && result != RES_BAD_SIG ? claim->workload : "?", detail);
 		queue_outcome(e, id, claim ? claim->workload : "", result, detail, NULL);
 		prescient__adjustment__free_unpacked(claim, NULL);
 		return result;
