@@ -32,6 +32,8 @@ struct psc_aggregator_options psc_aggregator_options_default(void)
 		.connected_window_s = 300,
 		.maintain_interval_s = 10,
 		.model = psc_modeling_options_default(),
+		.allocate = true,
+		.alloc = psc_allocation_options_default(),
 	};
 }
 
@@ -59,6 +61,7 @@ struct loop {
 	struct psc_ingest *ingest;
 	struct psc_metrics *metrics;
 	struct psc_modeling *model;
+	struct psc_allocation *alloc; /* NULL when off; runs on the modeling thread */
 	/* The modeling cycle runs on its own thread with its own SQLite connection, so a long
 	 * cycle never delays acknowledgements (WAL lets it read while ingest writes; writes
 	 * wait for each other through the busy timeout). */
@@ -154,6 +157,19 @@ static void *model_thread_main(void *arg)
 			atomic_store(&l->counters.model_cycle_us, (uint64_t)(st.seconds * 1e6));
 			atomic_store(&l->counters.model_workloads, st.workloads);
 			atomic_fetch_add(&l->counters.model_cycles, 1);
+			if (l->alloc) {
+				struct psc_allocation_stats as;
+				int r = psc_allocation_cycle(l->alloc, now_real(), &as);
+				if (r < 0)
+					psc_warn("AGG-ALLOC-CYCLE", "allocation cycle failed: %s (the next"
+						 " one retries)", strerror(-r));
+				else
+					psc_debug("allocation: %zu managed workloads, %zu adjustments,"
+						  " %zu alerts, %zu hook runs", as.managed,
+						  as.adjustments, as.alerts, as.hooks);
+				atomic_fetch_add(&l->counters.adjustments_issued, as.adjustments);
+				atomic_fetch_add(&l->counters.alerts, as.alerts);
+			}
 		}
 	}
 }
@@ -261,6 +277,13 @@ static int start(struct loop *l)
 		r = psc_modeling_new(&l->model, opt->db_path, &opt->model, err, sizeof(err));
 		if (r < 0)
 			return psc_log_err_r(r, "%s", err);
+		if (opt->allocate) {
+			r = psc_allocation_new(&l->alloc, opt->db_path, &opt->alloc, l->keys.sign_sk, err,
+					       sizeof(err));
+			if (r < 0)
+				return psc_log_err_r(r, "%s", err);
+			psc_modeling_set_observer(l->model, psc_allocation_observe, l->alloc);
+		}
 		r = start_model_thread(l);
 	}
 	if (r < 0)
@@ -286,6 +309,7 @@ static void stop(struct loop *l)
 	if (l->model_stop_fd >= 0)
 		close(l->model_stop_fd);
 	psc_modeling_free(&l->model);
+	psc_allocation_free(&l->alloc);
 	if (l->tfd >= 0)
 		close(l->tfd);
 	psc_metrics_stop(&l->metrics);

@@ -5,6 +5,7 @@
  * the process). The HTTP endpoint runs on libmicrohttpd's own thread. */
 #pragma once
 
+#include "allocation.h"
 #include "modeling.h"
 #include "store.h"
 #include "wire.h"
@@ -19,6 +20,8 @@ struct psc_aggregator_options {
 	double connected_window_s; /* prescient_agents_connected counts hosts heard within */
 	double maintain_interval_s;
 	struct psc_modeling_options model; /* model.period_s 0 = no live modeling */
+	bool allocate;			   /* run the allocation after each modeling cycle */
+	struct psc_allocation_options alloc;
 };
 
 /* Options with their documented defaults (the required strings NULL). */

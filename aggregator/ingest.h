@@ -38,6 +38,8 @@ struct psc_ingest_counters {
 	atomic_uint_least64_t model_cycle_us;	/* the last modeling cycle's wall time */
 	atomic_uint_least64_t model_workloads;	/* workloads the modeling cycle holds */
 	atomic_uint_least64_t model_cycles;	/* modeling cycles run */
+	atomic_uint_least64_t adjustments_issued; /* signed adjustments queued by the allocation */
+	atomic_uint_least64_t alerts;		/* alerts written by the allocation */
 };
 
 struct psc_ingest_options {

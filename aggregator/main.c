@@ -44,6 +44,23 @@ static void help(void)
 	       "  --model-interval DUR|off   live modeling cycle period (default 10s)\n"
 	       "  --model-step DUR           modeling step: raw windows are binned into steps\n"
 	       "                             of DUR (default 5m; at least the window length)\n"
+	       "\n"
+	       "Allocation (adjustments are issued only for cgroups that agents report as managed,\n"
+	       "i.e. under one of their manage prefixes):\n"
+	       "  --allocate on|off          size managed workloads and send them signed limit\n"
+	       "                             changes (default on; needs live modeling)\n"
+	       "  --confidence C             sizing confidence in (0.5, 1) (default 0.99)\n"
+	       "  --lead DUR                 limits cover the predicted peak this far ahead\n"
+	       "                             (default 5m)\n"
+	       "  --adjustment-expiry DUR    an adjustment not applied by then is void\n"
+	       "                             (default 3 model steps, at least 30s)\n"
+	       "  --egress-on-surge          rate-limit a workload's network egress (usual rate x2,\n"
+	       "                             for 10 min) when a network surge is detected\n"
+	       "  --provision-hook CMD       run CMD (sh -c) with a JSON description of a host's\n"
+	       "                             predicted shortfall on stdin (at most every 30 min)\n"
+	       "  --price-cpu-hour P         price of one core-hour, for costs in explanations\n"
+	       "  --price-gb-hour P          price of one GB-hour of memory\n"
+	       "\n"
 	       "  --log-level LEVEL          err, warn, info (default) or debug\n"
 	       "  --log-json                 log JSON lines\n"
 	       "  --help, --version\n"
@@ -117,6 +134,15 @@ static int parse_duration(const char *s, double *out)
 	return 0;
 }
 
+static int parse_number(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno || end == s || *end || !isfinite(*out) ? -EINVAL : 0;
+}
+
 static int keygen(int argc, char **argv)
 {
 	char err[512] = "";
@@ -152,6 +178,14 @@ int main(int argc, char **argv)
 		OPT_MAINT,
 		OPT_MODEL_INTERVAL,
 		OPT_MODEL_STEP,
+		OPT_ALLOCATE,
+		OPT_CONFIDENCE,
+		OPT_LEAD,
+		OPT_EXPIRY,
+		OPT_EGRESS_SURGE,
+		OPT_HOOK,
+		OPT_PRICE_CPU,
+		OPT_PRICE_GB,
 		OPT_LOG_LEVEL,
 		OPT_LOG_JSON,
 		OPT_HELP,
@@ -173,6 +207,14 @@ int main(int argc, char **argv)
 		{ "maintenance-interval", required_argument, NULL, OPT_MAINT },
 		{ "model-interval", required_argument, NULL, OPT_MODEL_INTERVAL },
 		{ "model-step", required_argument, NULL, OPT_MODEL_STEP },
+		{ "allocate", required_argument, NULL, OPT_ALLOCATE },
+		{ "confidence", required_argument, NULL, OPT_CONFIDENCE },
+		{ "lead", required_argument, NULL, OPT_LEAD },
+		{ "adjustment-expiry", required_argument, NULL, OPT_EXPIRY },
+		{ "egress-on-surge", no_argument, NULL, OPT_EGRESS_SURGE },
+		{ "provision-hook", required_argument, NULL, OPT_HOOK },
+		{ "price-cpu-hour", required_argument, NULL, OPT_PRICE_CPU },
+		{ "price-gb-hour", required_argument, NULL, OPT_PRICE_GB },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -252,6 +294,43 @@ int main(int argc, char **argv)
 		case OPT_MODEL_STEP:
 			if (parse_duration(optarg, &opt.model.step_s) < 0 || opt.model.step_s < 1)
 				return usage_error("--model-step: bad duration '%s'", optarg);
+			break;
+		case OPT_ALLOCATE:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return usage_error("--allocate: expected on or off, not '%s'", optarg);
+			opt.allocate = !strcmp(optarg, "on");
+			break;
+		case OPT_CONFIDENCE:
+			if (parse_number(optarg, &opt.alloc.confidence) < 0 ||
+			    !(opt.alloc.confidence > 0.5 && opt.alloc.confidence < 1))
+				return usage_error("--confidence: expected a number in (0.5, 1), not '%s'",
+						   optarg);
+			break;
+		case OPT_LEAD:
+			if (parse_duration(optarg, &opt.alloc.lead_s) < 0)
+				return usage_error("--lead: bad duration '%s'", optarg);
+			break;
+		case OPT_EXPIRY:
+			if (parse_duration(optarg, &opt.alloc.expiry_s) < 0 || opt.alloc.expiry_s < 1)
+				return usage_error("--adjustment-expiry: bad duration '%s'", optarg);
+			break;
+		case OPT_EGRESS_SURGE:
+			opt.alloc.egress_on_surge = true;
+			break;
+		case OPT_HOOK:
+			if (!*optarg)
+				return usage_error("--provision-hook: empty command%s", "");
+			opt.alloc.hook = optarg;
+			break;
+		case OPT_PRICE_CPU:
+		case OPT_PRICE_GB:
+			if (parse_number(optarg, c == OPT_PRICE_CPU ? &opt.alloc.price_cpu_hour
+								  : &opt.alloc.price_gb_hour) < 0 ||
+			    (c == OPT_PRICE_CPU ? opt.alloc.price_cpu_hour : opt.alloc.price_gb_hour) < 0)
+				return usage_error(c == OPT_PRICE_CPU
+							   ? "--price-cpu-hour: expected a price >= 0, not '%s'"
+							   : "--price-gb-hour: expected a price >= 0, not '%s'",
+						   optarg);
 			break;
 		case OPT_LOG_LEVEL:
 			if (psc_log_level_from_string(optarg, &level) < 0)

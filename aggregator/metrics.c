@@ -101,10 +101,18 @@ char *psc_metrics_render(struct psc_ingest_counters *c, const char *db_path)
 		"prescient_model_workloads %llu\n"
 		"# HELP prescient_model_cycles_total Modeling cycles run.\n"
 		"# TYPE prescient_model_cycles_total counter\n"
-		"prescient_model_cycles_total %llu\n",
+		"prescient_model_cycles_total %llu\n"
+		"# HELP prescient_adjustments_issued_total Signed limit changes queued for agents.\n"
+		"# TYPE prescient_adjustments_issued_total counter\n"
+		"prescient_adjustments_issued_total %llu\n"
+		"# HELP prescient_alerts_total Explained alerts written.\n"
+		"# TYPE prescient_alerts_total counter\n"
+		"prescient_alerts_total %llu\n",
 		(double)atomic_load(&c->model_cycle_us) / 1e6,
 		(unsigned long long)atomic_load(&c->model_workloads),
-		(unsigned long long)atomic_load(&c->model_cycles));
+		(unsigned long long)atomic_load(&c->model_cycles),
+		(unsigned long long)atomic_load(&c->adjustments_issued),
+		(unsigned long long)atomic_load(&c->alerts));
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

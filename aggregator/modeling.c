@@ -82,7 +82,9 @@ enum {
 	_Q_MAX,
 };
 
-#define W_COLS "workload_id, ts, span_s, cpu_s, mem_bytes, net_rx_bytes + net_tx_bytes"
+#define W_COLS                                                                            \
+	"workload_id, ts, span_s, cpu_s, mem_bytes, net_rx_bytes + net_tx_bytes,"         \
+	" cpu_throttled_s, oom_kills"
 #define E_COLS                                                                            \
 	"e.workload_id, s.ts, s.span_s, s.count, s.errors, s.bytes_in + s.bytes_out,"     \
 	" s.latency_hist, s.endpoint_id"
@@ -125,8 +127,8 @@ static const char *const sql[_Q_MAX] = {
 	[Q_COMMIT] = "COMMIT",
 };
 
-/* One raw row: a workload window (eid 0: a = cpu_s, b = mem_bytes, c = net bytes, NAN
- * when not measured) or an endpoint window (a = count, b = errors, c = bytes, d/e =
+/* One raw row: a workload window (eid 0: a = cpu_s, b = mem_bytes, c = net bytes, d =
+ * CPU-throttled seconds, e = OOM kills, NAN when not measured) or an endpoint window (a = count, b = errors, c = bytes, d/e =
  * latency p50/p90 in us). */
 struct row {
 	int64_t wid, eid;
@@ -144,6 +146,7 @@ struct acc {
 	double b; /* step start; NAN = none open */
 	double span, cpu, cpu_span, mem, mem_span, net, net_span;
 	double req, err, bytes, lat50, lat90, lat_n, ep_span, ep_last_ts;
+	double thr, thr_span, oom;
 	double slot[PSC_MIX_SLOTS];
 	bool any_ep;
 };
@@ -195,6 +198,8 @@ struct psc_modeling {
 	struct psc_classifier cls;
 	int tfd;
 	struct psc_modeling_stats last;
+	psc_modeling_observer_fn observer;
+	void *observer_ctx;
 };
 
 struct psc_modeling_options psc_modeling_options_default(void)
@@ -418,10 +423,34 @@ static int feed_step(struct psc_modeling *m, struct wl *w)
 	/* Steps with no window at all are gaps for the models. */
 	if (!isnan(w->last_step)) {
 		double gap = round((a->b - w->last_step) / step) - 1;
-		for (double g = 0; g < gap && g < MAX_SKIP; g++)
+		for (double g = 0; g < gap && g < MAX_SKIP; g++) {
 			for (int i = 0; i < NSER; i++)
 				if (w->s[i].f)
 					psc_forecaster_skip(w->s[i].f);
+			if (m->observer) {
+				struct psc_modeling_obs o = {
+					.workload_id = w->id, .ts = w->last_step + (g + 1) * step,
+					.step_s = step, .cpu_cores = NAN, .mem_bytes = NAN,
+					.net_bytes_per_s = NAN, .req_per_s = NAN,
+					.throttled_share = NAN, .oom_kills = NAN,
+				};
+				m->observer(m->observer_ctx, &o);
+			}
+		}
+	}
+	if (m->observer) {
+		struct psc_modeling_obs o = {
+			.workload_id = w->id,
+			.ts = a->b,
+			.step_s = step,
+			.cpu_cores = v[S_CPU],
+			.mem_bytes = v[S_MEM],
+			.net_bytes_per_s = v[S_NET],
+			.req_per_s = v[S_REQ],
+			.throttled_share = a->thr_span > 0 ? a->thr / a->thr_span : NAN,
+			.oom_kills = a->oom,
+		};
+		m->observer(m->observer_ctx, &o);
 	}
 	top[0] = 0;
 	for (int i = 0; i < NSER; i++) {
@@ -545,6 +574,12 @@ static int take_row(struct psc_modeling *m, struct wl *w, const struct row *rw)
 			a->net += rw->c;
 			a->net_span += rw->span;
 		}
+		if (isfinite(rw->d)) {
+			a->thr += rw->d;
+			a->thr_span += rw->span;
+		}
+		if (isfinite(rw->e))
+			a->oom += rw->e;
 		return 0;
 	}
 	unsigned slot;
@@ -640,6 +675,9 @@ static int read_rows(struct psc_modeling *m, int q, struct rows *rs)
 			x.eid = sqlite3_column_int64(st, 7);
 			blob_quantiles(sqlite3_column_blob(st, 6), sqlite3_column_bytes(st, 6), &x.d,
 				       &x.e);
+		} else {
+			x.d = col_or_nan(st, 6);
+			x.e = col_or_nan(st, 7);
 		}
 		r = rows_push(rs, &x);
 		if (r < 0)
@@ -1147,6 +1185,12 @@ void psc_modeling_free(struct psc_modeling **mp)
 		close(m->tfd);
 	free(m);
 	*mp = NULL;
+}
+
+void psc_modeling_set_observer(struct psc_modeling *m, psc_modeling_observer_fn fn, void *ctx)
+{
+	m->observer = fn;
+	m->observer_ctx = ctx;
 }
 
 struct psc_modeling_stats psc_modeling_last(const struct psc_modeling *m)

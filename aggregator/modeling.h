@@ -61,6 +61,26 @@ struct psc_modeling_stats {
 
 struct psc_modeling;
 
+/* What one fed step of a workload looked like, for observers (the allocation): values
+ * are NAN when not measured, all NAN for a gap step. */
+struct psc_modeling_obs {
+	int64_t workload_id;
+	double ts;		/* step start */
+	double step_s;
+	double cpu_cores;	/* CPU seconds per second */
+	double mem_bytes;	/* mean */
+	double net_bytes_per_s; /* rx + tx */
+	double req_per_s;
+	double throttled_share; /* CPU-throttled seconds per second of the step */
+	double oom_kills;
+};
+
+typedef void (*psc_modeling_observer_fn)(void *ctx, const struct psc_modeling_obs *o);
+
+/* Calls @fn for every step fed to every workload's models (live and when rebuilding from
+ * history), on the modeling thread, during psc_modeling_cycle(). NULL removes it. */
+void psc_modeling_set_observer(struct psc_modeling *m, psc_modeling_observer_fn fn, void *ctx);
+
 /* Opens @db_path (which the store has created and migrated) with a connection of its own
  * and creates the modeling tables if absent. @opt NULL = defaults. Returns 0, -EINVAL (bad
  * options), -EIO (SQLite; @err says why) or -ENOMEM. The caller owns *out. */
