@@ -22,6 +22,7 @@
 #include "hashmap.h"
 #include "log.h"
 #include "policy.h"
+#include "season.h"
 #include "sizing.h"
 #include "store.h"
 #include "wire.h"
@@ -243,6 +244,9 @@ static int aw_open(struct psc_allocation *a, struct aw *w, double step_s)
 	scfg.confidence = a->opt.confidence;
 	scfg.samples = 1000;
 	scfg.fc.history = 1024;
+	if (a->opt.season_s > 0)
+		scfg.fc.period = (int32_t)fmin(PSC_SEASON_MAX_PERIOD,
+					       fmax(2, round(a->opt.season_s / step_s)));
 	scfg.seed ^= (uint64_t)w->id;
 	psc_policy_cfg_default(&pcfg);
 	psc_bandit_cfg_default(&bcfg, a->opt.confidence, 86400 / step_s);

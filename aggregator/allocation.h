@@ -59,6 +59,7 @@ struct psc_allocation_options {
 	double price_cpu_hour;	/* for the expected cost in explanations; NAN = none */
 	double price_gb_hour;
 	double detect_threshold; /* detections at or above are acted on; 0.5 */
+	double season_s;	 /* as psc_modeling_options.season_s: 0 = detected */
 };
 
 struct psc_allocation_options psc_allocation_options_default(void);

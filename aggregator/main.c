@@ -44,6 +44,8 @@ static void help(void)
 	       "  --model-interval DUR|off   live modeling cycle period (default 10s)\n"
 	       "  --model-step DUR           modeling step: raw windows are binned into steps\n"
 	       "                             of DUR (default 5m; at least the window length)\n"
+	       "  --model-season DUR|auto    seasonal period of the models: detected daily or\n"
+	       "                             weekly cycles (auto, default) or a fixed DUR\n"
 	       "\n"
 	       "Allocation (adjustments are issued only for cgroups that agents report as managed,\n"
 	       "i.e. under one of their manage prefixes):\n"
@@ -179,6 +181,7 @@ int main(int argc, char **argv)
 		OPT_MODEL_INTERVAL,
 		OPT_MODEL_STEP,
 		OPT_ALLOCATE,
+		OPT_MODEL_SEASON,
 		OPT_CONFIDENCE,
 		OPT_LEAD,
 		OPT_EXPIRY,
@@ -207,6 +210,7 @@ int main(int argc, char **argv)
 		{ "maintenance-interval", required_argument, NULL, OPT_MAINT },
 		{ "model-interval", required_argument, NULL, OPT_MODEL_INTERVAL },
 		{ "model-step", required_argument, NULL, OPT_MODEL_STEP },
+		{ "model-season", required_argument, NULL, OPT_MODEL_SEASON },
 		{ "allocate", required_argument, NULL, OPT_ALLOCATE },
 		{ "confidence", required_argument, NULL, OPT_CONFIDENCE },
 		{ "lead", required_argument, NULL, OPT_LEAD },
@@ -294,6 +298,15 @@ int main(int argc, char **argv)
 		case OPT_MODEL_STEP:
 			if (parse_duration(optarg, &opt.model.step_s) < 0 || opt.model.step_s < 1)
 				return usage_error("--model-step: bad duration '%s'", optarg);
+			break;
+		case OPT_MODEL_SEASON:
+			if (!strcmp(optarg, "auto"))
+				opt.model.season_s = 0;
+			else if (parse_duration(optarg, &opt.model.season_s) < 0 ||
+				 opt.model.season_s <= 0)
+				return usage_error("--model-season: expected auto or a duration, not '%s'",
+						   optarg);
+			opt.alloc.season_s = opt.model.season_s;
 			break;
 		case OPT_ALLOCATE:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))

@@ -22,6 +22,7 @@
 #include "hist.h"
 #include "log.h"
 #include "profile.h"
+#include "season.h"
 #include "store.h"
 
 enum { S_CPU, S_MEM, S_NET, S_REQ, NSER };
@@ -1110,7 +1111,7 @@ int psc_modeling_new(struct psc_modeling **out, const char *db_path,
 	struct psc_modeling_options o = opt ? *opt : psc_modeling_options_default();
 	if (!(o.period_s > 0) || !(o.step_s > 0) || o.history < 16 || o.detect_window < 16 ||
 	    !(o.rebuild_s > 0) || o.max_workloads < 1 || !(o.close_grace_s >= 0) ||
-	    !(o.lookback_s >= 0)) {
+	    !(o.lookback_s >= 0) || !(o.season_s >= 0)) {
 		if (err)
 			snprintf(err, errlen, "modeling: invalid options");
 		return -EINVAL;
@@ -1124,6 +1125,8 @@ int psc_modeling_new(struct psc_modeling **out, const char *db_path,
 	psc_classifier_init(&m->cls);
 	psc_fc_cfg_default(&m->fc, o.step_s);
 	m->fc.history = o.history;
+	if (o.season_s > 0)
+		m->fc.period = (int32_t)fmin(PSC_SEASON_MAX_PERIOD, fmax(2, round(o.season_s / o.step_s)));
 	m->fc.n_horizons = 0;
 	const double hs[3] = { o.step_s, 3600, 86400 };
 	for (int i = 0; i < 3; i++) {

@@ -42,6 +42,8 @@ struct psc_modeling_options {
 	uint32_t history;	  /* forecaster history in steps; default 1024 */
 	uint32_t detect_window;	  /* detector residual window; default 256 */
 	size_t max_workloads;	  /* default 20000 */
+	double season_s;	  /* seasonal period: 0 = detected (daily or weekly, the
+				   * default); > 0 = fixed, e.g. for time-compressed tests */
 	double detections_retention_s; /* detections and moves older are deleted; 30 days */
 };
 
