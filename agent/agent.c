@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -345,8 +346,12 @@ static void emit(struct agent *a, struct psc_workload *wl, struct workload_info 
 		a->items = n;
 		a->cap_items = cap;
 	}
+	struct psc_guard_config managed = psc_guard_config_default();
+	managed.prefixes = a->opts->manage;
+	managed.n_prefixes = a->opts->n_manage;
 	a->items[a->n_items++] = (struct psc_report_item){
-		.cgroup = info->path, .name = info->name, .usage = *u, .wl = wl
+		.cgroup = info->path, .name = info->name, .usage = *u, .wl = wl,
+		.managed = psc_guard_managed(&managed, info->path),
 	};
 }
 
@@ -372,6 +377,11 @@ static void send_report(struct agent *a, double start, double end)
 		.sample_every = a->opts->sample_every ? a->opts->sample_every : 1,
 		.ring_drops = a->ringbuf_drops_window,
 	};
+	struct sysinfo si;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	h.host_cpus = cpus > 0 ? (uint32_t)cpus : 0;
+	if (sysinfo(&si) == 0)
+		h.host_memory_bytes = (uint64_t)si.totalram * si.mem_unit;
 	if (a->enforce)
 		h.n_outcomes = psc_enforce_outcomes(a->enforce, &h.outcomes);
 	r = psc_report_pb_pack(&h, a->items, a->n_items, &packed, &len);

@@ -76,6 +76,7 @@ static int fill_workload(Prescient__WorkloadWindow *w, const struct psc_report_i
 	w->sessions_closed = it->wl->sessions_closed;
 	w->missing = missing_bits(u);
 	w->oom_kills = u->has_oom_kills ? u->oom_kills : 0;
+	w->managed = it->managed;
 	if (u->limits.present) {
 		w->limits = malloc(sizeof(*w->limits));
 		if (!w->limits)
@@ -132,6 +133,8 @@ int psc_report_pb_pack(const struct psc_report_header *hdr, const struct psc_rep
 	r.window_start = hdr->window_start;
 	r.window_end = hdr->window_end;
 	r.ring_drops = hdr->ring_drops;
+	r.host_cpus = hdr->host_cpus;
+	r.host_memory_bytes = hdr->host_memory_bytes;
 	for (size_t i = 0; i < n; i++) {
 		wp[i] = &ws[i];
 		r.n_workloads = i + 1;

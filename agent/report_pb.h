@@ -6,6 +6,7 @@
  * with every string inline if the aggregator asks). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@ struct psc_report_item {
 	const char *name;
 	struct psc_workload_usage usage;
 	struct psc_workload *wl;
+	bool managed; /* under one of the agent's --manage prefixes */
 };
 
 struct psc_report_header {
@@ -27,6 +29,8 @@ struct psc_report_header {
 	double window_end;
 	unsigned sample_every;
 	uint64_t ring_drops; /* events the kernel dropped in this window */
+	uint32_t host_cpus;  /* online CPUs, 0 = unknown */
+	uint64_t host_memory_bytes; /* MemTotal, 0 = unknown */
 	/* Adjustment outcomes to carry (borrowed; agent/enforce.h), may be NULL. */
 	Prescient__AdjustmentOutcome **outcomes;
 	size_t n_outcomes;
