@@ -26,6 +26,7 @@
 #include "enforce.h"
 #include "hashmap.h"
 #include "loader.h"
+#include "ratelimit.h"
 #include "recording.h"
 #include "report_pb.h"
 #include "log.h"
@@ -69,6 +70,7 @@ struct agent {
 	struct psc_uplink *uplink;	 /* --aggregator */
 	struct psc_actuator *actuator;	 /* with the uplink: the cgroup writer */
 	struct psc_enforce *enforce;	 /* with the uplink: adjustments */
+	struct psc_ratelimit *ratelimit; /* with --manage: egress token buckets */
 	struct psc_report_item *items;	 /* this window's reports, for the uplink */
 	size_t n_items, cap_items;
 	uint64_t ringbuf_drops_window;
@@ -316,6 +318,16 @@ static struct workload_info *workload_info(struct agent *a, struct psc_workload 
 	return info;
 }
 
+/* Is @path under one of the --manage prefixes? */
+static bool is_managed(const struct agent *a, const char *path)
+{
+	struct psc_guard_config g = psc_guard_config_default();
+
+	g.prefixes = a->opts->manage;
+	g.n_prefixes = a->opts->n_manage;
+	return g.n_prefixes && psc_guard_managed(&g, path);
+}
+
 static void emit(struct agent *a, struct psc_workload *wl, struct workload_info *info,
 		 const struct psc_workload_usage *u, double end, double window_s)
 {
@@ -346,12 +358,9 @@ static void emit(struct agent *a, struct psc_workload *wl, struct workload_info 
 		a->items = n;
 		a->cap_items = cap;
 	}
-	struct psc_guard_config managed = psc_guard_config_default();
-	managed.prefixes = a->opts->manage;
-	managed.n_prefixes = a->opts->n_manage;
 	a->items[a->n_items++] = (struct psc_report_item){
 		.cgroup = info->path, .name = info->name, .usage = *u, .wl = wl,
-		.managed = psc_guard_managed(&managed, info->path),
+		.managed = is_managed(a, info->path),
 	};
 }
 
@@ -384,6 +393,8 @@ static void send_report(struct agent *a, double start, double end)
 		h.host_memory_bytes = (uint64_t)si.totalram * si.mem_unit;
 	if (a->enforce)
 		h.n_outcomes = psc_enforce_outcomes(a->enforce, &h.outcomes);
+	if (a->ratelimit)
+		psc_ratelimit_sync(a->ratelimit); /* new processes of limited workloads */
 	r = psc_report_pb_pack(&h, a->items, a->n_items, &packed, &len);
 	if (r < 0) {
 		psc_err("AGENT-SPOOL-LOSS", "cannot encode report %" PRIu64 ": %s", seq, strerror(-r));
@@ -466,10 +477,13 @@ static void end_window(struct agent *a, double end)
 		if (vanished)
 			memset(&now, 0, sizeof(now));
 		usage_delta(&now, info, window_s, &u);
-		if (wl->active || wl->idle_windows < a->opts->idle_windows)
+		/* A managed workload stays reported while its cgroup exists: its quiet windows
+		 * are data for its sizing, not an absence. */
+		bool keep = !vanished && is_managed(a, info->path);
+		if (wl->active || wl->idle_windows < a->opts->idle_windows || keep)
 			emit(a, wl, info, &u, end, window_s);
 		/* Workloads that ended are flushed, not leaked. */
-		if ((vanished || wl->idle_windows >= a->opts->idle_windows) &&
+		if ((vanished || (wl->idle_windows >= a->opts->idle_windows && !keep)) &&
 		    n_gone < PSC_ARRAY_SIZE(gone))
 			gone[n_gone++] = wl->cgroup_id;
 		info->base = now;
@@ -694,6 +708,12 @@ static void free_info(void *p)
 	free(p);
 }
 
+/* The enforcement's egress hook: "no limit" (UINT64_MAX) removes the bucket. */
+static int set_egress(void *ctx, const char *cgroup, uint64_t bytes_per_s)
+{
+	return psc_ratelimit_set_egress(ctx, cgroup, bytes_per_s == UINT64_MAX ? 0 : bytes_per_s);
+}
+
 static int start_enforce(struct agent *a)
 {
 	const struct psc_agent_opts *o = a->opts;
@@ -703,11 +723,21 @@ static int start_enforce(struct agent *a)
 		.guard = psc_guard_config_default(),
 		.dry_run = o->dry_run,
 		.layout = &a->layout,
-		/* Egress rate limiting (a cgroup_skb token bucket) is not wired in yet. */
-		.set_egress = NULL,
 	};
 	int r;
 
+	/* Egress limits need the cgroup_skb program; without it (no cgroup2 mount, program
+	 * refused) egress adjustments are refused and the rest still works. */
+	if (o->n_manage) {
+		r = psc_ratelimit_open(&a->ratelimit, &a->layout);
+		if (r == 0) {
+			ec.set_egress = set_egress;
+			ec.egress_ctx = a->ratelimit;
+		} else {
+			psc_warn("AGENT-ENFORCE-EGRESS", "egress rate limiting unavailable: %s",
+				 strerror(-r));
+		}
+	}
 	ec.guard.prefixes = o->manage;
 	ec.guard.n_prefixes = o->n_manage;
 	if (o->margin_min_bytes)
@@ -828,6 +858,7 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 out:
 	psc_uplink_free(&a.uplink);
 	psc_enforce_free(&a.enforce);
+	psc_ratelimit_close(&a.ratelimit);
 	psc_actuator_free(&a.actuator);
 	free(a.items);
 	if (a.rec && psc_recorder_close(&a.rec) < 0)

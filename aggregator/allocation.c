@@ -115,6 +115,7 @@ struct aw {
 	uint64_t steps;
 	bool fresh;	    /* steps observed since the last decision */
 	double last_issue;
+	double last_target_cpu; /* the CPU limit last issued */
 	double egress_until; /* a temporary egress limit we set ends then (0 = none) */
 	double margin_bias, threshold;
 	const char *surge;   /* set by a detection this cycle: what moved */
@@ -279,18 +280,21 @@ void psc_allocation_observe(void *ctx, const struct psc_modeling_obs *o)
 		return;
 	}
 	a->step_s = o->step_s;
-	/* Usage held at a limit is a lower bound of demand. */
-	double thr = isfinite(o->throttled_share) ? fmin(fmax(o->throttled_share, 0), 1) : 0;
+	/* Usage held at a limit is a lower bound of demand. A workload throttled for a share
+	 * s of the step ran, while it could, at usage / (1 - s): that rate is the estimate
+	 * (s capped at 0.75, so at most 4x what was measured). */
+	double thr = isfinite(o->throttled_share) ? fmin(fmax(o->throttled_share, 0), 0.75) : 0;
 	v[R_CPU] = o->cpu_cores;
 	censored[R_CPU] = thr > 0.01;
 	if (isfinite(v[R_CPU]) && censored[R_CPU])
-		v[R_CPU] += thr * (w->cur[R_CPU] > 0 ? w->cur[R_CPU] : v[R_CPU]);
+		v[R_CPU] /= 1 - thr;
 	v[R_MEM] = o->mem_bytes;
 	censored[R_MEM] = (isfinite(o->oom_kills) && o->oom_kills > 0) ||
 			  (w->cur[R_MEM] > 0 && o->mem_bytes >= 0.97 * w->cur[R_MEM]);
 	if (isfinite(v[R_MEM]) && censored[R_MEM])
 		v[R_MEM] *= 1.1;
-	double alpha = fmin(1, o->step_s / 86400 * 4);
+	/* The usual level: the mean so far, then an average over about six hours. */
+	double alpha = fmax(1.0 / (double)(w->steps + 1), fmin(1, o->step_s / 21600));
 	for (int r = 0; r < NRES; r++) {
 		struct psc_sizer_need n;
 		if (!isfinite(v[r]) || v[r] < 0) {
@@ -479,19 +483,27 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 		target[r] = w->bd[r].limit;
 		if (surge && isfinite(w->need[r]) && w->need[r] > target[r])
 			target[r] = w->need[r]; /* act now: no hysteresis for a surge */
+		/* Memory keeps the agents' guard margin above the need (usage + max(64 MiB,
+		 * 10%)), so that the agent does not clamp every change up. */
+		if (r == R_MEM && isfinite(w->need[r]))
+			target[r] = fmax(target[r], w->need[r] + fmax(a->opt.mem_min_bytes, 0.1 * w->need[r]));
 		if (!(target[r] > 0))
 			continue;
 		double cur = w->cur[r];
-		change[r] = cur <= 0 || fabs(target[r] - cur) > a->opt.min_change * cur;
+		double least = r == R_MEM ? 16.0 * 1024 * 1024 : 0.01;
+		change[r] = cur <= 0 || fabs(target[r] - cur) > fmax(a->opt.min_change * cur, least);
 		/* Lowering waits for the policy; only raises ride on a surge. */
 		if (surge && cur > 0 && target[r] < cur)
 			change[r] = false;
 	}
 	if (!change[R_CPU] && !change[R_MEM])
 		return 0;
-	/* One adjustment in flight per workload; re-issue at most once per step unless a
-	 * surge asks for more. */
-	if (pending(a, w, now) || (!surge && now - w->last_issue < fmax(step, 5)))
+	/* One adjustment in flight per workload, unless this one raises CPU by a quarter or
+	 * more (agents apply them in id order, each within its own guards); re-issue at
+	 * most once per step unless a surge asks for more. */
+	bool big_raise = change[R_CPU] && w->cur[R_CPU] > 0 && target[R_CPU] >= 1.25 * w->cur[R_CPU] &&
+			 target[R_CPU] > w->last_target_cpu;
+	if ((pending(a, w, now) && !big_raise) || (!surge && !big_raise && now - w->last_issue < step))
 		return 0;
 
 	Prescient__Targets t;
@@ -531,6 +543,8 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 	if (!id)
 		return 0;
 	w->last_issue = now;
+	if (change[R_CPU])
+		w->last_target_cpu = target[R_CPU];
 	const char *kind = surge ? "shift" : target[R_CPU] > w->cur[R_CPU] ? "raise" : "adjust";
 	return alert(a, now, w->id, w->host, kind, NAN, reason, id);
 }
@@ -593,7 +607,10 @@ static int read_detections(struct psc_allocation *a, double now)
 			 detail ? detail : source, score,
 			 w && w->managed ? "" : ". Nothing was changed: this workload is not managed");
 		e = alert(a, now, wid, host ? host : "", "shift", score, text, 0);
-		if (!w || !w->managed || dir <= 0)
+		/* A change of behaviour (endpoint mix, bytes or CPU per request) re-sizes at
+		 * once whichever way it went; resource and request series only when up. */
+		bool behaviour = !strcmp(series, "behaviour");
+		if (!w || !w->managed || (dir <= 0 && !behaviour))
 			continue;
 		bool net = !strcmp(series, "net");
 		if (net && a->opt.egress_on_surge && isfinite(w->usual_net) && w->usual_net > 0 &&

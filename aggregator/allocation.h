@@ -15,7 +15,8 @@
  *    adjustment still pending: a signed adjustment (cpu.max; memory.high with memory.max =
  *    high x burst) with an explanation (model/explain.h) and an alert row;
  *  - a shift the modeling engine detected (detections table) for a managed workload is
- *    acted on in the same cycle: request-rate and behaviour shifts upwards raise at once
+ *    acted on in the same cycle: upward CPU and request-rate shifts and any behaviour
+ *    change (endpoint mix, bytes or CPU per request) re-size at once
  *    (no hysteresis, at least the current need); network shifts upwards, when
  *    egress_on_surge is set, get a temporary egress rate limit (usual rate x
  *    egress_factor for egress_hold_s, then cleared); detections below the workload's

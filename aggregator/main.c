@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "aggregator.h"
+#include "cleanup.h"
+#include "config.h"
 #include "keys.h"
 #include "log.h"
 
@@ -25,6 +27,8 @@ static void help(void)
 	       "                             DIR/signing.pub (0644); refuses to overwrite keys.\n"
 	       "                             Agents get fleet.key and signing.pub only.\n"
 	       "\n"
+	       "  --config FILE              read options from FILE first (key = value lines, the\n"
+	       "                             long option names; the command line wins)\n"
 	       "  --listen URL               nanomsg URL to bind, e.g. tcp://127.0.0.1:7070\n"
 	       "  --db FILE                  SQLite store (created and migrated if needed)\n"
 	       "  --keys DIR                 key directory (secret keys must be mode 0600)\n"
@@ -136,6 +140,11 @@ static int parse_duration(const char *s, double *out)
 	return 0;
 }
 
+static void config_freep(struct psc_config **c)
+{
+	psc_config_free(c);
+}
+
 static int parse_number(const char *s, double *out)
 {
 	char *end;
@@ -181,6 +190,7 @@ int main(int argc, char **argv)
 		OPT_MODEL_INTERVAL,
 		OPT_MODEL_STEP,
 		OPT_ALLOCATE,
+		OPT_CONFIG,
 		OPT_MODEL_SEASON,
 		OPT_CONFIDENCE,
 		OPT_LEAD,
@@ -223,15 +233,23 @@ int main(int argc, char **argv)
 		{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ 0 },
 	};
 	struct psc_aggregator_options opt = psc_aggregator_options_default();
 	enum psc_log_level level = PSC_LOG_INFO;
+	_cleanup_(config_freep) struct psc_config *cfg = NULL;
+	char err[512];
 	bool json = false;
 	int c;
 
 	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
 		return keygen(argc - 1, argv + 1);
+	/* The file's options go in front of the command line's, which win. */
+	if (psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "prescient-aggregator: %s\n", err);
+		return EXIT_USAGE;
+	}
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -360,7 +378,12 @@ int main(int argc, char **argv)
 		case OPT_VERSION:
 			printf("prescient-aggregator %s\n", PSC_VERSION);
 			return 0;
+		case OPT_CONFIG:
+			break; /* read above */
 		default:
+			if (psc_config_origin(cfg, optind - 1))
+				fprintf(stderr, "prescient-aggregator: (in %s)\n",
+					psc_config_origin(cfg, optind - 1));
 			return usage_error("%s", "unknown option");
 		}
 	}

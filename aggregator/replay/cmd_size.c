@@ -40,6 +40,8 @@ static void help(void)
 	       "  -l, --lead L             lead time: the limit covers the predicted peak of this\n"
 	       "                           long after each row; steps or a duration (90s, 30m,\n"
 	       "                           1h), at least one step (default " DEFAULT_LEAD ")\n"
+	       "  -p, --period P           season: 'auto' (detected daily or weekly, default),\n"
+	       "                           'none', 'daily', 'weekly', or a number of steps\n"
 	       "      --min V, --max V     bounds of the limit (default: none)\n"
 	       "  -r, --recommender R      prescient (default), vpa (VPA-style: decaying\n"
 	       "                           histogram, 24 h half-life, p90 x 1.15) or peak (the\n"
@@ -91,6 +93,7 @@ static int run(int argc, char **argv)
 		{ "min", required_argument, NULL, 'n' },
 		{ "max", required_argument, NULL, 'x' },
 		{ "recommender", required_argument, NULL, 'r' },
+		{ "period", required_argument, NULL, 'p' },
 		{ "explain", no_argument, NULL, 'e' },
 		{ "strict", no_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -99,7 +102,7 @@ static int run(int argc, char **argv)
 		{}
 	};
 	struct psc_replay_input_opts in = { 0 };
-	const char *lead_arg = DEFAULT_LEAD;
+	const char *lead_arg = DEFAULT_LEAD, *period_arg = "auto";
 	double confidence = 0.99, vmin = 0, vmax = 0;
 	enum recommender rec = REC_PRESCIENT;
 	bool summary = false, explain = false;
@@ -107,8 +110,11 @@ static int run(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:C:l:r:eqsh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:C:l:r:p:eqsh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			period_arg = optarg;
+			break;
 		case 'c':
 			in.column = optarg;
 			break;
@@ -198,6 +204,10 @@ static int run(int argc, char **argv)
 
 	psc_sizer_cfg_default(&scfg, s->interval, (uint32_t)lead);
 	scfg.confidence = confidence;
+	if (psc_replay_parse_period(period_arg, s->interval, &scfg.fc.period) < 0) {
+		psc_series_free(&s);
+		return psc_replay_usage_error("size", "invalid period '%s'", period_arg);
+	}
 	psc_policy_cfg_default(&pcfg);
 	pcfg.min = vmin;
 	pcfg.max = vmax;
