@@ -1034,7 +1034,8 @@ int psc_modeling_cycle(struct psc_modeling *m, double now, struct psc_modeling_s
 			r = psc_hashmap_put(m->pending, (uint64_t)id, (void *)1);
 			continue;
 		}
-		r = take_rows(m, w, wr.v + i0, i - i0, er.v + j0, j - j0);
+		/* (no pointer arithmetic on an empty, NULL row array: undefined in C) */
+		r = take_rows(m, w, wr.v ? wr.v + i0 : NULL, i - i0, er.v ? er.v + j0 : NULL, j - j0);
 	}
 	free(wr.v);
 	free(er.v);
