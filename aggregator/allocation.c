@@ -46,7 +46,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS workload_policy ("
 	"  workload_id INTEGER PRIMARY KEY, detect_threshold REAL NOT NULL,"
 	"  margin_bias REAL NOT NULL, updated_at REAL NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS allocation_state (key TEXT PRIMARY KEY, value REAL);";
+	"CREATE TABLE IF NOT EXISTS allocation_state (key TEXT PRIMARY KEY, value REAL);"
+	/* User-defined constraints (POST /model/update): they win over the model. NULL or 0
+	 * = none; cpu in cores, memory in bytes. */
+	"CREATE TABLE IF NOT EXISTS workload_constraints ("
+	"  workload_id INTEGER PRIMARY KEY, cpu_min REAL, cpu_max REAL, cpu_fixed REAL,"
+	"  mem_min REAL, mem_max REAL, mem_fixed REAL, updated_at REAL NOT NULL);";
 
 enum {
 	Q_MANAGED,
@@ -61,6 +66,7 @@ enum {
 	Q_FEEDBACK,
 	Q_FEEDBACK_DONE,
 	Q_HOSTS,
+	Q_CONSTRAINTS,
 	_Q_MAX,
 };
 
@@ -90,6 +96,9 @@ static const char *const sql[_Q_MAX] = {
 		       " (f.kind = 'adjustment' AND a.adjustment_id = f.ref_id)"
 		       " WHERE f.applied = 0 ORDER BY f.id LIMIT 100",
 	[Q_FEEDBACK_DONE] = "UPDATE feedback SET applied = 1 WHERE id = ?1",
+	[Q_CONSTRAINTS] = "SELECT coalesce(cpu_min, 0), coalesce(cpu_max, 0), coalesce(cpu_fixed, 0),"
+			  " coalesce(mem_min, 0), coalesce(mem_max, 0), coalesce(mem_fixed, 0)"
+			  " FROM workload_constraints WHERE workload_id = ?1",
 	[Q_HOSTS] = "SELECT h.name, h.cpus, h.memory_bytes,"
 		    " sum(CASE WHEN f.series = 'cpu' THEN f.p90 END),"
 		    " sum(CASE WHEN f.series = 'mem' THEN f.p90 END)"
@@ -234,6 +243,8 @@ static void save_policy(struct psc_allocation *a, const struct aw *w, int64_t id
 	exec_done(a, Q_POLICY_SET);
 }
 
+static void apply_constraints(struct psc_allocation *a, struct aw *w);
+
 static int aw_open(struct psc_allocation *a, struct aw *w, double step_s)
 {
 	uint32_t lead = (uint32_t)ceil(a->opt.lead_s / step_s - 1e-9);
@@ -262,6 +273,7 @@ static int aw_open(struct psc_allocation *a, struct aw *w, double step_s)
 		w->usual[r] = NAN;
 	}
 	w->usual_net = NAN;
+	apply_constraints(a, w);
 	return 0;
 }
 
@@ -317,6 +329,27 @@ void psc_allocation_observe(void *ctx, const struct psc_modeling_obs *o)
 	w->fresh = true;
 }
 
+/* The user's constraints for @w go into every arm of its bandits (policy.h: a fixed
+ * limit wins, then min and max bound the model's). */
+static void apply_constraints(struct psc_allocation *a, struct aw *w)
+{
+	sqlite3_stmt *st = a->st[Q_CONSTRAINTS];
+	double v[6] = { 0 };
+
+	sqlite3_bind_int64(st, 1, w->id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		for (int i = 0; i < 6; i++)
+			v[i] = fmax(0, sqlite3_column_double(st, i));
+	reset(st);
+	for (int r = 0; r < NRES; r++) {
+		struct psc_policy_cfg *b = &w->bd[r].base;
+		double floor = r == R_CPU ? a->opt.cpu_min_cores : a->opt.mem_min_bytes;
+		b->min = fmax(floor, v[3 * r]);
+		b->max = v[3 * r + 1] > 0 && v[3 * r + 1] >= b->min ? v[3 * r + 1] : 0;
+		b->fixed = v[3 * r + 2];
+	}
+}
+
 static char *dup_col(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -353,6 +386,8 @@ static int refresh(struct psc_allocation *a)
 			}
 		}
 		w->managed = managed;
+		if (w->sz[0])
+			apply_constraints(a, w);
 		w->cur[R_CPU] = sqlite3_column_double(st, 2);
 		w->cur[R_MEM] = sqlite3_column_double(st, 3);
 		w->cur_egress = sqlite3_column_double(st, 4);
@@ -481,11 +516,13 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 
 	for (int r = 0; r < NRES; r++) {
 		target[r] = w->bd[r].limit;
-		if (surge && isfinite(w->need[r]) && w->need[r] > target[r])
-			target[r] = w->need[r]; /* act now: no hysteresis for a surge */
+		const struct psc_policy_cfg *pc = &w->bd[r].base;
+		if (surge && !(pc->fixed > 0) && isfinite(w->need[r]) && w->need[r] > target[r])
+			target[r] = pc->max > 0 ? fmin(w->need[r], pc->max)
+						: w->need[r]; /* act now: no hysteresis for a surge */
 		/* Memory keeps the agents' guard margin above the need (usage + max(64 MiB,
 		 * 10%)), so that the agent does not clamp every change up. */
-		if (r == R_MEM && isfinite(w->need[r]))
+		if (r == R_MEM && isfinite(w->need[r]) && !(pc->fixed > 0))
 			target[r] = fmax(target[r], w->need[r] + fmax(a->opt.mem_min_bytes, 0.1 * w->need[r]));
 		if (!(target[r] > 0))
 			continue;

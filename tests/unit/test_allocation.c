@@ -225,6 +225,16 @@ static void test_live_allocation(void **state)
 	assert_true(fabs(qd(path, "SELECT detect_threshold FROM workload_policy") - 0.55) < 1e-9);
 	assert_true(qd(path, "SELECT applied FROM feedback") == 1);
 
+	/* A user constraint wins over the model: a fixed 0.7-core limit. */
+	exec(path, "INSERT INTO workload_constraints (workload_id, cpu_fixed, updated_at)"
+		   " SELECT id, 0.7, 0 FROM workloads WHERE cgroup = '/demo/web'");
+	run_cycles(s, m, a, SURGE_AT + 7, SURGE_AT + 7, 2.5);
+	exec(path, "UPDATE adjustments SET outcome = 1 WHERE outcome IS NULL");
+	run_cycles(s, m, a, SURGE_AT + 8, SURGE_AT + 9, 2.5);
+	adj = newest_adjustment(path, T0 + 10.0 * (SURGE_AT + 10));
+	assert_true(fabs(adj->targets->cpu_max_cores - 0.7) < 1e-9);
+	prescient__adjustment__free_unpacked(adj, NULL);
+
 	/* A restart resumes from the store: no detection is alerted twice. */
 	double alerts = qd(path, "SELECT count(*) FROM alerts WHERE kind = 'shift'");
 	psc_allocation_free(&a);
