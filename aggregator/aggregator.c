@@ -2,6 +2,7 @@
 #include "aggregator.h"
 
 #include <errno.h>
+#include <string.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
+#include "api.h"
 #include "cleanup.h"
 #include "ingest.h"
 #include "log.h"
@@ -60,6 +62,7 @@ struct loop {
 	struct psc_store *store;
 	struct psc_ingest *ingest;
 	struct psc_metrics *metrics;
+	struct psc_api *api; /* served by the metrics thread */
 	struct psc_modeling *model;
 	struct psc_allocation *alloc; /* NULL when off; runs on the modeling thread */
 	/* The modeling cycle runs on its own thread with its own SQLite connection, so a long
@@ -192,6 +195,41 @@ static int start_model_thread(struct loop *l)
 	return 0;
 }
 
+/* The JSON API beside /metrics: reads open on loopback (or --api-open-reads), writes
+ * only with the token. */
+static int start_api(struct loop *l)
+{
+	const struct psc_aggregator_options *opt = l->opt;
+	struct psc_api_options ao = {
+		.db_path = opt->db_path,
+		.open_reads = opt->api_open_reads || psc_api_addr_is_loopback(opt->http_addr),
+	};
+	char *token = NULL, err[512] = "";
+	int r;
+
+	if (opt->api_token_file) {
+		r = psc_api_read_token(opt->api_token_file, &token, err, sizeof(err));
+		if (r < 0) {
+			psc_err("AGG-API-TOKEN", "%s", err);
+			return r;
+		}
+	}
+	ao.token = token;
+	r = psc_api_new(&l->api, &ao, err, sizeof(err));
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	if (r < 0) {
+		psc_err("AGG-API", "%s", err);
+		return r;
+	}
+	psc_info("AGG-API", "JSON API: reads %s, writes %s",
+		 ao.open_reads ? "open" : "need the token",
+		 opt->api_token_file ? "need the token" : "refused (no --api-token-file)");
+	return 0;
+}
+
 static int start(struct loop *l)
 {
 	const struct psc_aggregator_options *opt = l->opt;
@@ -246,8 +284,11 @@ static int start(struct loop *l)
 
 	atomic_store(&l->counters.heartbeat, now_mono_s());
 	if (opt->http_addr) {
+		r = start_api(l);
+		if (r < 0)
+			return r;
 		r = psc_metrics_start(&l->metrics, opt->http_addr, &l->counters, opt->db_path,
-				      3 * opt->maintain_interval_s + 5);
+				      3 * opt->maintain_interval_s + 5, l->api);
 		if (r < 0) {
 			psc_err("AGG-HTTP", "cannot serve HTTP on %s: %s", opt->http_addr,
 				strerror(-r));
@@ -313,6 +354,7 @@ static void stop(struct loop *l)
 	if (l->tfd >= 0)
 		close(l->tfd);
 	psc_metrics_stop(&l->metrics);
+	psc_api_free(&l->api);
 	if (l->nn >= 0)
 		nn_close(l->nn);
 	psc_ingest_free(&l->ingest);

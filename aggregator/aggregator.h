@@ -15,6 +15,8 @@ struct psc_aggregator_options {
 	const char *db_path;
 	const char *keys_dir;
 	const char *http_addr; /* NULL = no HTTP endpoint */
+	const char *api_token_file; /* bearer token of the JSON API; NULL = no writes */
+	bool api_open_reads;	    /* API reads without the token on any address */
 	struct psc_store_options store;
 	struct psc_wire_limits limits;
 	double connected_window_s; /* prescient_agents_connected counts hosts heard within */

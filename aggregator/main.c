@@ -32,7 +32,12 @@ static void help(void)
 	       "  --listen URL               nanomsg URL to bind, e.g. tcp://127.0.0.1:7070\n"
 	       "  --db FILE                  SQLite store (created and migrated if needed)\n"
 	       "  --keys DIR                 key directory (secret keys must be mode 0600)\n"
-	       "  --http ADDR:PORT           serve GET /metrics and /healthz, e.g. 127.0.0.1:9470\n"
+	       "  --http ADDR:PORT           serve GET /metrics, /healthz and the JSON API, e.g.\n"
+	       "                             127.0.0.1:9470\n"
+	       "  --api-token-file FILE      bearer token of the API's write endpoints (and of\n"
+	       "                             reads off loopback); FILE must be mode 0600. Without\n"
+	       "                             it the write endpoints answer 403\n"
+	       "  --api-open-reads           API reads need no token on a non-loopback --http\n"
 	       "  --max-frame SIZE           refuse larger frames (default 1M)\n"
 	       "  --max-inflated SIZE        refuse frames inflating above (default 16M)\n"
 	       "  --retention-raw DUR        keep raw windows (default 2d)\n"
@@ -199,6 +204,8 @@ int main(int argc, char **argv)
 		OPT_HOOK,
 		OPT_PRICE_CPU,
 		OPT_PRICE_GB,
+		OPT_API_TOKEN_FILE,
+		OPT_API_OPEN_READS,
 		OPT_LOG_LEVEL,
 		OPT_LOG_JSON,
 		OPT_HELP,
@@ -229,6 +236,8 @@ int main(int argc, char **argv)
 		{ "provision-hook", required_argument, NULL, OPT_HOOK },
 		{ "price-cpu-hour", required_argument, NULL, OPT_PRICE_CPU },
 		{ "price-gb-hour", required_argument, NULL, OPT_PRICE_GB },
+		{ "api-token-file", required_argument, NULL, OPT_API_TOKEN_FILE },
+		{ "api-open-reads", no_argument, NULL, OPT_API_OPEN_READS },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -362,6 +371,12 @@ int main(int argc, char **argv)
 							   ? "--price-cpu-hour: expected a price >= 0, not '%s'"
 							   : "--price-gb-hour: expected a price >= 0, not '%s'",
 						   optarg);
+			break;
+		case OPT_API_TOKEN_FILE:
+			opt.api_token_file = optarg;
+			break;
+		case OPT_API_OPEN_READS:
+			opt.api_open_reads = true;
 			break;
 		case OPT_LOG_LEVEL:
 			if (psc_log_level_from_string(optarg, &level) < 0)

@@ -12,11 +12,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "api.h"
 #include "cleanup.h"
 
 struct psc_metrics {
 	struct MHD_Daemon *mhd;
 	struct psc_ingest_counters *c;
+	struct psc_api *api; /* NULL = no JSON API */
 	char *db_path;
 	double stale_after_s;
 	unsigned port;
@@ -145,6 +147,96 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	return ret;
 }
 
+/* The JSON API (api.h): the body is collected over the handler's calls (at most
+ * PSC_API_MAX_BODY; a larger one is read and dropped, then answered 413). */
+struct api_upload {
+	char *body;
+	size_t len;
+	bool too_large;
+};
+
+static void api_upload_done(void *cls, struct MHD_Connection *conn, void **req_cls,
+			    enum MHD_RequestTerminationCode toe)
+{
+	struct api_upload *u = *req_cls;
+
+	if (u)
+		free(u->body);
+	free(u);
+	*req_cls = NULL;
+}
+
+static enum MHD_Result api_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	FILE *f = cls;
+
+	fprintf(f, "%s%s=%s", ftell(f) ? "&" : "", key, value ? value : "");
+	return MHD_YES;
+}
+
+static enum MHD_Result serve_api(struct psc_metrics *m, struct MHD_Connection *conn,
+				 const char *url, const char *method, const char *upload_data,
+				 size_t *upload_data_size, void **req_cls)
+{
+	struct api_upload *u = *req_cls;
+	struct psc_api_response resp = { 0 };
+	_cleanup_free_ char *query = NULL;
+	size_t qlen = 0;
+	struct timespec now;
+	FILE *f;
+
+	if (!u) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return MHD_NO;
+		u->too_large = cl && strtoull(cl, NULL, 10) > PSC_API_MAX_BODY;
+		*req_cls = u;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!u->too_large && u->len + *upload_data_size <= PSC_API_MAX_BODY) {
+			char *b = realloc(u->body, u->len + *upload_data_size);
+			if (!b)
+				return MHD_NO;
+			memcpy(b + u->len, upload_data, *upload_data_size);
+			u->body = b;
+			u->len += *upload_data_size;
+		} else {
+			u->too_large = true;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (u->too_large)
+		resp = (struct psc_api_response){ 413, psc_api_error_body(
+							       "request body larger than 64 KiB",
+							       "body") };
+	else if (!m->api)
+		resp = (struct psc_api_response){ 503, psc_api_error_body("API not available",
+									  NULL) };
+	if (!resp.status) {
+		f = open_memstream(&query, &qlen);
+		if (!f)
+			return MHD_NO;
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api_query_arg, f);
+		if (fclose(f) != 0)
+			return MHD_NO;
+		clock_gettime(CLOCK_REALTIME, &now);
+		psc_api_handle(m->api,
+			       &(struct psc_api_request){
+				       .method = method, .path = url, .query = query,
+				       .authorization = MHD_lookup_connection_value(
+					       conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+				       .body = u->body, .body_len = u->len,
+				       .now = (double)now.tv_sec + now.tv_nsec / 1e9 },
+			       &resp);
+	}
+	return resp.body ? reply(conn, resp.status, "application/json", resp.body) : MHD_NO;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
@@ -152,6 +244,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	struct psc_metrics *m = cls;
 	char *body;
 
+	if (psc_api_owns(url))
+		return serve_api(m, conn, url, method, upload_data, upload_data_size, req_cls);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		body = strdup("method not allowed\n");
 		return body ? reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", body) : MHD_NO;
@@ -227,7 +321,7 @@ int psc_metrics_parse_addr(const char *addr, struct sockaddr_storage *sa, unsign
 }
 
 int psc_metrics_start(struct psc_metrics **out, const char *addr, struct psc_ingest_counters *c,
-		      const char *db_path, double stale_after_s)
+		      const char *db_path, double stale_after_s, struct psc_api *api)
 {
 	struct sockaddr_storage sa;
 	const union MHD_DaemonInfo *info;
@@ -245,6 +339,7 @@ int psc_metrics_start(struct psc_metrics **out, const char *addr, struct psc_ing
 	if (!m)
 		return -ENOMEM;
 	m->c = c;
+	m->api = api;
 	m->stale_after_s = stale_after_s;
 	m->db_path = strdup(db_path);
 	if (!m->db_path) {
@@ -254,7 +349,8 @@ int psc_metrics_start(struct psc_metrics **out, const char *addr, struct psc_ing
 	errno = 0;
 	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &sa,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+				  MHD_OPTION_NOTIFY_COMPLETED, api_upload_done, NULL, MHD_OPTION_END);
 	if (!m->mhd) {
 		r = errno ? -errno : -EADDRINUSE;
 		free(m->db_path);

@@ -14,10 +14,12 @@ struct psc_metrics;
 
 /* Listens on @addr ("IP:PORT", "[IPv6]:PORT"; port 0 = any free one). @c must outlive
  * the server; @db_path (copied) names the database for prescient_store_bytes;
- * @stale_after_s: /healthz fails when the loop's heartbeat is older. Errors: -EINVAL
- * (bad address), -EADDRINUSE or another -errno from binding, -ENOMEM. */
+ * @stale_after_s: /healthz fails when the loop's heartbeat is older; @api (may be NULL,
+ * must outlive the server) answers the paths psc_api_owns() claims (api.h). Errors:
+ * -EINVAL (bad address), -EADDRINUSE or another -errno from binding, -ENOMEM. */
+struct psc_api;
 int psc_metrics_start(struct psc_metrics **out, const char *addr, struct psc_ingest_counters *c,
-		      const char *db_path, double stale_after_s);
+		      const char *db_path, double stale_after_s, struct psc_api *api);
 /* The port actually bound. */
 unsigned psc_metrics_port(const struct psc_metrics *m);
 /* Stops the thread and frees; accepts NULL. */
