@@ -7,11 +7,12 @@
 #
 # Prints per target the inputs executed, the CPU seconds used and the crashes found, then
 # the totals (CPU-hours). After a crash the target is restarted for the rest of its time,
-# so one run can find several. Work files stay in build-fuzz/fuzz-run/<target>/:
-# corpus/ (the grown corpus; the committed seeds are never written to), crashes/ (one
-# reproducer per crash, leak or timeout: rerun with `build-fuzz/tests/<target> FILE`) and
-# log (libFuzzer's output). Exit status: 0 when nothing crashed, 1 otherwise, 2 on usage
-# or build errors.
+# so one run can find several. Work files stay in build-fuzz/fuzz-run/<target>/: corpus/
+# (the grown corpus, kept between runs; the committed seeds are never written to),
+# crashes/ (this run's reproducers, one per crash, leak, timeout or OOM: rerun one with
+# `build-fuzz/tests/<target> FILE`) and log (libFuzzer's output). PSC_FUZZ_ARGS adds
+# libFuzzer options (e.g. "-max_len=4096"). Exit status: 0 when nothing crashed, 1
+# otherwise, 2 on usage or build errors.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,6 +61,7 @@ for t in "${targets[@]}"; do
 	what=${t#fuzz_}
 	seeds="$here/tests/fuzz/corpus/$what"
 	work="$build/fuzz-run/$t"
+	rm -rf "$work/crashes" # reproducers of this run only; the grown corpus is kept
 	mkdir -p "$work/corpus" "$work/crashes"
 	: >"$work/log"
 	[ -d "$seeds" ] || { echo "run_long: no seed corpus $seeds" >&2; exit 2; }
@@ -73,7 +75,7 @@ for t in "${targets[@]}"; do
 		[ "$runs" -lt 50 ] || break # a target that crashes at once is not fuzzed further
 		runs=$((runs + 1))
 		"$build/tests/$t" -max_total_time="$left" -rss_limit_mb=2048 -timeout=10 \
-			-print_final_stats=1 -artifact_prefix="$work/crashes/" \
+			-print_final_stats=1 -artifact_prefix="$work/crashes/" ${PSC_FUZZ_ARGS:-} \
 			"$work/corpus" "$seeds" >"$work/last.log" 2>&1
 		rc=$?
 		cat "$work/last.log" >>"$work/log"
