@@ -533,6 +533,10 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 		if (surge && cur > 0 && target[r] < cur)
 			change[r] = false;
 	}
+	/* What was just issued may not be in the agent's report yet: do not repeat it. */
+	if (change[R_CPU] && !change[R_MEM] && now - w->last_issue < 3 * step &&
+	    fabs(target[R_CPU] - w->last_target_cpu) <= a->opt.min_change * w->last_target_cpu)
+		change[R_CPU] = false;
 	if (!change[R_CPU] && !change[R_MEM])
 		return 0;
 	/* One adjustment in flight per workload, unless this one raises CPU by a quarter or
@@ -582,8 +586,14 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 	w->last_issue = now;
 	if (change[R_CPU])
 		w->last_target_cpu = target[R_CPU];
-	const char *kind = surge ? "shift" : target[R_CPU] > w->cur[R_CPU] ? "raise" : "adjust";
-	return alert(a, now, w->id, w->host, kind, NAN, reason, id);
+	/* Every change is an adjustment (with its reason); only the notable ones are also
+	 * alerts: acting on a shift, and raising CPU by half or more (or setting a first
+	 * limit). Routine steps would drown them. */
+	if (surge)
+		return alert(a, now, w->id, w->host, "shift", NAN, reason, id);
+	if (change[R_CPU] && (w->cur[R_CPU] <= 0 || target[R_CPU] >= 1.5 * w->cur[R_CPU]))
+		return alert(a, now, w->id, w->host, "raise", NAN, reason, id);
+	return 0;
 }
 
 /* Egress: a temporary limit on a network surge, cleared after egress_hold_s. */
