@@ -155,6 +155,7 @@ struct psc_allocation_options psc_allocation_options_default(void)
 		.cpu_min_cores = 0.05,
 		.mem_min_bytes = 64.0 * 1024 * 1024,
 		.burst = 1.25,
+		.egress_on_surge = 1,
 		.egress_factor = 2,
 		.egress_hold_s = 600,
 		.hook_cooldown_s = 1800,
@@ -660,10 +661,10 @@ static int read_detections(struct psc_allocation *a, double now)
 		if (!w || !w->managed || (dir <= 0 && !behaviour))
 			continue;
 		bool net = !strcmp(series, "net");
-		if (net && a->opt.egress_on_surge && isfinite(w->usual_net) && w->usual_net > 0 &&
-		    !w->egress_until) {
+		bool limit = dir > 0 && (net ? a->opt.egress_on_surge >= 1 : a->opt.egress_on_surge >= 2);
+		if (limit && isfinite(w->usual_net) && w->usual_net > 0 && !w->egress_until)
 			e = egress(a, w, now, text, w->usual_net * a->opt.egress_factor);
-		} else if (!net) {
+		if (!net) {
 			snprintf(w->surge_text, sizeof(w->surge_text), "%s", detail ? detail : source);
 			w->surge = w->surge_text;
 		}

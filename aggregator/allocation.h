@@ -17,9 +17,9 @@
  *  - a shift the modeling engine detected (detections table) for a managed workload is
  *    acted on in the same cycle: upward CPU and request-rate shifts and any behaviour
  *    change (endpoint mix, bytes or CPU per request) re-size at once
- *    (no hysteresis, at least the current need); network shifts upwards, when
- *    egress_on_surge is set, get a temporary egress rate limit (usual rate x
- *    egress_factor for egress_hold_s, then cleared); detections below the workload's
+ *    (no hysteresis, at least the current need); network shifts upwards get a temporary
+ *    egress rate limit (usual rate x egress_factor for egress_hold_s, then cleared)
+ *    unless egress_on_surge is 0, and so do request surges when it is 2; detections below the workload's
  *    feedback-adjusted threshold are ignored;
  *  - hosts whose predicted CPU (the sum of the workloads' 1-step p90 forecasts) or memory
  *    exceeds 90% of their capacity run the provisioning hook (an external command given
@@ -52,7 +52,9 @@ struct psc_allocation_options {
 	double cpu_min_cores;	/* floor of cpu.max; 0.05 */
 	double mem_min_bytes;	/* floor of memory.high; 64 MiB */
 	double burst;		/* memory.max = memory.high x burst; 1.25 */
-	bool egress_on_surge;	/* rate-limit egress on a network shift; default false */
+	/* Temporary egress rate limits on surges: 0 never; 1 on a data-transfer (network)
+	 * surge, the default; 2 also on an API/request surge (besides raising CPU). */
+	int egress_on_surge;
 	double egress_factor;	/* the temporary egress limit: usual rate x this; 2 */
 	double egress_hold_s;	/* and how long it lasts; 600 */
 	const char *hook;	/* provisioning hook command (sh -c); NULL = none */

@@ -65,8 +65,10 @@ static void help(void)
 	       "                             (default 5m)\n"
 	       "  --adjustment-expiry DUR    an adjustment not applied by then is void\n"
 	       "                             (default 3 model steps, at least 30s)\n"
-	       "  --egress-on-surge          rate-limit a workload's network egress (usual rate x2,\n"
-	       "                             for 10 min) when a network surge is detected\n"
+	       "  --egress-on-surge off|data|all\n"
+	       "                             rate-limit a managed workload's network egress (usual\n"
+	       "                             rate x2, for 10 min) on a data-transfer surge (data,\n"
+	       "                             the default), also on a request surge (all), or never\n"
 	       "  --provision-hook CMD       run CMD (sh -c) with a JSON description of a host's\n"
 	       "                             predicted shortfall on stdin (at most every 30 min)\n"
 	       "  --price-cpu-hour P         price of one core-hour, for costs in explanations\n"
@@ -232,7 +234,7 @@ int main(int argc, char **argv)
 		{ "confidence", required_argument, NULL, OPT_CONFIDENCE },
 		{ "lead", required_argument, NULL, OPT_LEAD },
 		{ "adjustment-expiry", required_argument, NULL, OPT_EXPIRY },
-		{ "egress-on-surge", no_argument, NULL, OPT_EGRESS_SURGE },
+		{ "egress-on-surge", required_argument, NULL, OPT_EGRESS_SURGE },
 		{ "provision-hook", required_argument, NULL, OPT_HOOK },
 		{ "price-cpu-hour", required_argument, NULL, OPT_PRICE_CPU },
 		{ "price-gb-hour", required_argument, NULL, OPT_PRICE_GB },
@@ -355,7 +357,15 @@ int main(int argc, char **argv)
 				return usage_error("--adjustment-expiry: bad duration '%s'", optarg);
 			break;
 		case OPT_EGRESS_SURGE:
-			opt.alloc.egress_on_surge = true;
+			if (!strcmp(optarg, "off"))
+				opt.alloc.egress_on_surge = 0;
+			else if (!strcmp(optarg, "data"))
+				opt.alloc.egress_on_surge = 1;
+			else if (!strcmp(optarg, "all"))
+				opt.alloc.egress_on_surge = 2;
+			else
+				return usage_error("--egress-on-surge: expected off, data or all, not '%s'",
+						   optarg);
 			break;
 		case OPT_HOOK:
 			if (!*optarg)
