@@ -72,7 +72,8 @@ enum {
 
 static const char *const sql[_Q_MAX] = {
 	[Q_MANAGED] = "SELECT l.workload_id, l.managed, l.cpu_max_cores, l.memory_high,"
-		      " l.egress_bytes_per_s, h.name, w.cgroup, coalesce(nullif(w.name, ''), w.cgroup)"
+		      " l.egress_bytes_per_s, h.name, w.cgroup, coalesce(nullif(w.name, ''), w.cgroup),"
+		      " l.cpu_weight, l.memory_min"
 		      " FROM workload_limits l JOIN workloads w ON w.id = l.workload_id"
 		      " JOIN hosts h ON h.id = w.host_id",
 	[Q_PENDING] = "SELECT count(*) FROM adjustments WHERE host = ?1 AND workload = ?2"
@@ -120,6 +121,7 @@ struct aw {
 	double usual_net;
 	double cur[NRES];   /* limit in effect as reported: cpu cores, memory.high bytes */
 	double cur_egress;
+	double cur_weight, cur_mem_min; /* baseline tier in effect (0 = not set) */
 	double last_ts;	    /* newest step observed */
 	uint64_t steps;
 	bool fresh;	    /* steps observed since the last decision */
@@ -392,6 +394,10 @@ static int refresh(struct psc_allocation *a)
 		w->cur[R_CPU] = sqlite3_column_double(st, 2);
 		w->cur[R_MEM] = sqlite3_column_double(st, 3);
 		w->cur_egress = sqlite3_column_double(st, 4);
+		w->cur_weight = sqlite3_column_double(st, 8);
+		w->cur_mem_min = sqlite3_column_double(st, 9);
+		if (w->cur_mem_min > 1e18)
+			w->cur_mem_min = 0;
 		/* UINT64_MAX (no limit) arrives as a huge number: treat as none. */
 		if (w->cur[R_MEM] > 1e18)
 			w->cur[R_MEM] = 0;
@@ -534,6 +540,18 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 		if (surge && cur > 0 && target[r] < cur)
 			change[r] = false;
 	}
+	/* Baseline tier: the guaranteed share. cpu.weight in proportion to the usual CPU (1000
+	 * per core, 1..10000) and memory.min at 0.9 x the usual memory (below the predictive
+	 * limit); re-set only when off by a quarter, riding along with a limit change. */
+	double weight = isfinite(w->usual[R_CPU])
+				? fmin(10000, fmax(1, round(1000 * w->usual[R_CPU])))
+				: 0;
+	double mem_min = isfinite(w->usual[R_MEM]) ? 0.9 * w->usual[R_MEM] : 0;
+	if (target[R_MEM] > 0 && mem_min > target[R_MEM])
+		mem_min = target[R_MEM];
+	bool base_weight = weight > 0 && (w->cur_weight <= 0 || fabs(weight - w->cur_weight) > 0.25 * w->cur_weight);
+	bool base_mem = mem_min > 0 && (w->cur_mem_min <= 0 || fabs(mem_min - w->cur_mem_min) > 0.25 * w->cur_mem_min);
+
 	/* What was just issued may not be in the agent's report yet: do not repeat it. */
 	if (change[R_CPU] && !change[R_MEM] && now - w->last_issue < 3 * step &&
 	    fabs(target[R_CPU] - w->last_target_cpu) <= a->opt.min_change * w->last_target_cpu)
@@ -581,7 +599,29 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 			t.memory_max_bytes = (uint64_t)(target[r] * a->opt.burst);
 		}
 	}
-	uint64_t id = issue(a, w, &t, "predictive", reason, now);
+	if (base_weight || base_mem) {
+		char amount[48];
+		if (base_weight)
+			t.cpu_weight = (uint64_t)weight;
+		if (base_mem)
+			t.memory_min_bytes = (uint64_t)mem_min;
+		psc_explain_amount(PSC_RES_CPU, w->usual[R_CPU], amount, sizeof(amount));
+		off += (size_t)snprintf(reason + off, off < sizeof(reason) ? sizeof(reason) - off : 0,
+					" Guaranteed share (baseline tier): cpu.weight %.0f for its usual %s",
+					weight, amount);
+		if (base_mem) {
+			psc_explain_amount(PSC_RES_MEMORY, mem_min, amount, sizeof(amount));
+			off += (size_t)snprintf(reason + off, off < sizeof(reason) ? sizeof(reason) - off : 0,
+						", memory.min %s", amount);
+		}
+		snprintf(reason + off, off < sizeof(reason) ? sizeof(reason) - off : 0, ".");
+	}
+	/* The workload's tier: where its predicted CPU sits against its guaranteed share
+	 * and its limit (policy.h). */
+	const char *tier = psc_tier_name(psc_policy_tier(
+		isfinite(w->need[R_CPU]) ? w->need[R_CPU] : 0,
+		isfinite(w->usual[R_CPU]) ? w->usual[R_CPU] : 0, target[R_CPU]));
+	uint64_t id = issue(a, w, &t, tier, reason, now);
 	if (!id)
 		return 0;
 	w->last_issue = now;

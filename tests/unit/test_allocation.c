@@ -187,6 +187,28 @@ static void test_live_allocation(void **state)
 	assert_non_null(strstr(adj->reason, "cpu.max"));
 	assert_non_null(strstr(adj->reason, "99% confidence"));
 	prescient__adjustment__free_unpacked(adj, NULL);
+	/* The first one also set the baseline tier: a share for ~0.5 cores, memory.min. */
+	assert_true(qd(path, "SELECT count(*) FROM adjustments") >= 1);
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		Prescient__Adjustment *first;
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT payload FROM adjustments ORDER BY id LIMIT 1",
+						    -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		first = prescient__adjustment__unpack(NULL, (size_t)sqlite3_column_bytes(st, 0),
+						      sqlite3_column_blob(st, 0));
+		assert_non_null(first);
+		assert_true(first->targets->cpu_weight >= 400 && first->targets->cpu_weight <= 600);
+		assert_true(first->targets->memory_min_bytes > 150e6 &&
+			    first->targets->memory_min_bytes <= first->targets->memory_high_bytes);
+		assert_non_null(strstr(first->reason, "Guaranteed share"));
+		assert_true(!strcmp(first->tier, "predictive") || !strcmp(first->tier, "baseline"));
+		prescient__adjustment__free_unpacked(first, NULL);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
 	double quiet_adjustments = qd(path, "SELECT count(*) FROM adjustments");
 
 	/* The agent applies it: mark the outcomes so the next ones are not held back. */
