@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "actuator.h"
+#include "caps.h"
 #include "capture.skel.h"
 #include "cgroupfs.h"
 #include "cleanup.h"
@@ -592,6 +593,44 @@ static int setup_fds(struct agent *a, int *epfd, int *tfd, int *sfd)
 	return 0;
 }
 
+static struct psc_guard_config guard_of(const struct psc_agent_opts *o)
+{
+	struct psc_guard_config g = psc_guard_config_default();
+
+	g.prefixes = o->manage;
+	g.n_prefixes = o->n_manage;
+	if (o->margin_min_bytes)
+		g.margin_min_bytes = o->margin_min_bytes;
+	if (o->step_factor > 1) {
+		g.step_up = o->step_factor;
+		g.step_down = 1 / o->step_factor;
+	}
+	if (o->cooldown_s >= 0)
+		g.cooldown_s = o->cooldown_s;
+	return g;
+}
+
+/* SIGHUP: the window in progress, the spool and the connections go on as they are. */
+static void reload(struct agent *a)
+{
+	const struct psc_agent_opts *o;
+
+	if (!a->opts->reload) {
+		psc_info("AGENT-RELOAD", "SIGHUP ignored: no --config file to reload");
+		return;
+	}
+	o = a->opts->reload(a->opts->reload_ctx);
+	if (!o)
+		return;
+	/* The callback validated the options as the command line would have (steps in
+	 * 1.1..100): enforcement cannot refuse them, and the old ones are freed soon. */
+	if (a->enforce) {
+		struct psc_guard_config g = guard_of(o);
+		psc_enforce_reconfigure(a->enforce, &g, o->dry_run);
+	}
+	a->opts = o;
+}
+
 static int loop(struct agent *a)
 {
 	_cleanup_close_ int epfd = -1, tfd = -1, sfd = -1;
@@ -612,7 +651,11 @@ static int loop(struct agent *a)
 			int fd = evs[i].data.fd;
 			if (fd == sfd) {
 				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP)
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP)
+					reload(a);
+				else
 					stopping = 1;
 			} else if (fd == tfd) {
 				uint64_t ticks;
@@ -720,7 +763,6 @@ static int start_enforce(struct agent *a)
 	struct psc_enforce_config ec = {
 		.host_id = o->host_id,
 		.state_dir = o->spool_dir,
-		.guard = psc_guard_config_default(),
 		.dry_run = o->dry_run,
 		.layout = &a->layout,
 	};
@@ -738,16 +780,7 @@ static int start_enforce(struct agent *a)
 				 strerror(-r));
 		}
 	}
-	ec.guard.prefixes = o->manage;
-	ec.guard.n_prefixes = o->n_manage;
-	if (o->margin_min_bytes)
-		ec.guard.margin_min_bytes = o->margin_min_bytes;
-	if (o->step_factor > 1) {
-		ec.guard.step_up = o->step_factor;
-		ec.guard.step_down = 1 / o->step_factor;
-	}
-	if (o->cooldown_s >= 0)
-		ec.guard.cooldown_s = o->cooldown_s;
+	ec.guard = guard_of(o);
 	memcpy(ec.sign_pk, psc_uplink_sign_pk(a->uplink), sizeof(ec.sign_pk));
 	r = psc_actuator_cgroupfs_new(&a->actuator, &a->layout);
 	if (r < 0)
@@ -849,6 +882,10 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 			 strerror(-r));
 	else
 		psc_info("AGENT-SEED", "tracking %d sockets that existed before start", r);
+	/* Everything is loaded and attached: what is not needed from here on goes. */
+	r = psc_caps_restrict_agent(opts->n_manage > 0, bpf_map__fd(a.skel->maps.sockets));
+	if (r < 0)
+		goto out;
 
 	r = loop(&a);
 	/* The final window's report deserves a chance to be acknowledged. */

@@ -35,8 +35,14 @@ struct psc_agent_opts {
 	uint64_t margin_min_bytes; /* 0 = default (64 MiB) */
 	double step_factor;	   /* > 1: at most this x up, 1/this x down; 0 = default (2) */
 	double cooldown_s;	   /* < 0 = default (30 s) */
+	/* SIGHUP: returns the options to use from now on, or NULL to keep the current ones
+	 * (a bad file: the callback logged why). Only what may change at run time differs
+	 * (log level, manage, dry_run, margin_min_bytes, step_factor, cooldown_s); the
+	 * returned options stay valid until the next call returns. NULL: SIGHUP is ignored. */
+	const struct psc_agent_opts *(*reload)(void *ctx);
+	void *reload_ctx;
 };
 
-/* Runs until signalled or @opts->duration_s elapses. Returns 0 or a negative errno
+/* Runs until signalled (SIGHUP: @opts->reload)  or @opts->duration_s elapses. Returns 0 or a negative errno
  * (already logged). */
 int psc_agent_run(const struct psc_agent_opts *opts);

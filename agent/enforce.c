@@ -497,6 +497,17 @@ int psc_enforce_new(struct psc_enforce **out, const struct psc_enforce_config *c
 	return 0;
 }
 
+int psc_enforce_reconfigure(struct psc_enforce *e, const struct psc_guard_config *guard,
+			    bool dry_run)
+{
+	if (!e || !guard || !(guard->step_up > 1) || !(guard->step_down < 1) ||
+	    !(guard->step_down > 0) || (guard->n_prefixes && !guard->prefixes))
+		return -EINVAL;
+	e->c.guard = *guard;
+	e->c.dry_run = dry_run;
+	return 0;
+}
+
 void psc_enforce_free(struct psc_enforce **ep)
 {
 	struct psc_enforce *e;

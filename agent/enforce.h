@@ -67,6 +67,13 @@ struct psc_enforce;
 int psc_enforce_new(struct psc_enforce **out, const struct psc_enforce_config *c);
 void psc_enforce_free(struct psc_enforce **e);
 
+/* A configuration reload: from now on @guard (prefixes borrowed: must outlive @e or the
+ * next call) and @dry_run apply. The state (ids, values before changes, cooldowns) is
+ * kept. Returns 0, or -EINVAL for NULL arguments or a guard whose steps are not
+ * step_down < 1 < step_up (nothing changed). */
+int psc_enforce_reconfigure(struct psc_enforce *e, const struct psc_guard_config *guard,
+			    bool dry_run);
+
 /* Handles one signed adjustment as received. Returns the outcome's result
  * (PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__*), or 0 (UNKNOWN) when it was a re-delivery
  * of something already handled (no outcome queued). */
