@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "cleanup.h"
+#include "web_assets.h"
 
 struct psc_metrics {
 	struct MHD_Daemon *mhd;
@@ -147,6 +148,38 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	return ret;
 }
 
+/* The dashboard (web_assets.h): "/" is index.html, the rest is under /static/. no-cache
+ * with an ETag: browsers revalidate (a 304 costs nothing) and never run a stale app.js
+ * against a newer API after an upgrade. */
+static enum MHD_Result serve_asset(struct MHD_Connection *conn, const char *path)
+{
+	const struct psc_web_asset *a = psc_web_asset_find(path);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	const char *inm;
+	bool fresh;
+	char *body;
+
+	if (!a) {
+		body = strdup("not found\n");
+		return body ? reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", body) : MHD_NO;
+	}
+	inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	fresh = inm && strcmp(inm, a->etag) == 0;
+	resp = MHD_create_response_from_buffer(fresh ? 0 : a->len, (void *)a->data,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", a->mime);
+	MHD_add_response_header(resp, "ETag", a->etag);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'");
+	ret = MHD_queue_response(conn, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* The JSON API (api.h): the body is collected over the handler's calls (at most
  * PSC_API_MAX_BODY; a larger one is read and dropped, then answered 413). */
 struct api_upload {
@@ -266,6 +299,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
 			     body);
 	}
+	if (strcmp(url, "/") == 0)
+		return serve_asset(conn, "index.html");
+	if (strncmp(url, "/static/", 8) == 0)
+		return serve_asset(conn, url + 8);
 	body = strdup("not found: try /metrics or /healthz\n");
 	return body ? reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", body) : MHD_NO;
 }
