@@ -317,6 +317,9 @@ static void handle_reply(struct psc_uplink *u, const uint8_t *buf, size_t len)
 		psc_spool_ack(u->spool, ack->seq);
 		u->counters.acked++;
 		u->backoff = RETRY_MIN_S;
+		psc_debug("report %" PRIu64 " acknowledged (%s); %zu reports in the spool",
+			  ack->seq, ack->status == PRESCIENT__ACK__STATUS__STALE ? "stale" : "stored",
+			  psc_spool_frames(u->spool));
 		break;
 	case PRESCIENT__ACK__STATUS__RESEND_DICT:
 		/* The aggregator does not know some refs: send the same report with every
