@@ -59,5 +59,6 @@ only under the prefixes it is told to manage.")
 set(CPACK_DEBIAN_AGGREGATOR_DESCRIPTION "prescient aggregator and offline modeling tool
 prescient-aggregator receives the agents' sealed reports, stores them in SQLite, runs the
 modeling engine (forecasts, shift detection, clusters, profiles) and exports Prometheus
-metrics. prescient-replay runs the same engine offline over recorded series.")
+metrics and a JSON API; prescientctl is the API's command-line client. prescient-replay
+runs the same engine offline over recorded series.")
 include(CPack)

@@ -43,6 +43,7 @@ expect_files() {
 	prescient-aggregator) printf '%s\n' ./etc/prescient/aggregator.conf \
 		./lib/systemd/system/prescient-aggregator.service ./usr/bin/prescient-aggregator \
 		./usr/bin/prescient-replay ./usr/share/man/man1/prescient-replay.1 \
+		./usr/bin/prescientctl ./usr/share/man/man1/prescientctl.1 \
 		./usr/share/man/man8/prescient-aggregator.8 ;;
 	esac
 }
@@ -75,7 +76,7 @@ for pkg in prescient-agent prescient-aggregator; do
 	done
 	case $pkg in
 	prescient-agent) extra="libbpf1" ;;
-	prescient-aggregator) extra="libsqlite3-0 libmicrohttpd12" ;;
+	prescient-aggregator) extra="libsqlite3-0 libmicrohttpd12 libcurl4" ;;
 	esac
 	for lib in $extra; do
 		[[ "$depends" == *"$lib "* ]] || fail "$pkg does not depend on $lib: $depends"
@@ -94,7 +95,8 @@ for pkg in prescient-agent prescient-aggregator; do
 done
 
 # The extracted programs run, and say the package's version.
-for p in usr/sbin/prescient-agent usr/bin/prescient-aggregator usr/bin/prescient-replay; do
+for p in usr/sbin/prescient-agent usr/bin/prescient-aggregator usr/bin/prescient-replay \
+	usr/bin/prescientctl; do
 	bin=$root/$p
 	if ldd "$bin" | grep -q 'not found'; then
 		fail "$p: $(ldd "$bin" | grep 'not found')"
@@ -166,7 +168,16 @@ for c in $commands; do
 	grep -q "^\.SS $c " "$man1/prescient-replay.1" || fail "prescient-replay.1 has no section for $c"
 	check_man "$man1/prescient-replay.1" "$root/usr/bin/prescient-replay" "$c"
 done
-for m in "$man8/prescient-agent.8" "$man8/prescient-aggregator.8" "$man1/prescient-replay.1"; do
+# prescientctl: its options and every command's, each command with its own section.
+check_man "$man1/prescientctl.1" "$root/usr/bin/prescientctl"
+commands=$("$root/usr/bin/prescientctl" --help | sed -n '/^Commands:/,/^$/ s/^  \([a-z]\+\).*/\1/p')
+[ "$(echo "$commands" | wc -w)" = 7 ] || fail "prescientctl --help lists commands: '$commands'"
+for c in $commands; do
+	grep -q "^\.SS $c\b" "$man1/prescientctl.1" || fail "prescientctl.1 has no section for $c"
+	check_man "$man1/prescientctl.1" "$root/usr/bin/prescientctl" "$c"
+done
+for m in "$man8/prescient-agent.8" "$man8/prescient-aggregator.8" "$man1/prescient-replay.1" \
+	"$man1/prescientctl.1"; do
 	out=$(groff -man -Tutf8 -ww -z "$m" 2>&1)
 	[ -z "$out" ] || fail "groff warns on $(basename "$m"): $out"
 done
