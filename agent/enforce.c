@@ -582,6 +582,18 @@ static int do_egress(struct psc_enforce *e, const Prescient__Adjustment *adj, ch
 	return 1;
 }
 
+/* A managed cgroup removed (its workload ended): nothing is left to revert or to cool
+ * down, and a record of it would stay in the state file for ever. */
+static void forget_gone(struct psc_enforce *e, const char *path)
+{
+	struct changed_cg *cg = cg_find(e, path, false);
+
+	if (cg) {
+		psc_info("AGENT-ENFORCE-GONE", "%s is gone: its earlier values are forgotten", path);
+		cg_forget(e, cg);
+	}
+}
+
 static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *adj)
 {
 	struct psc_cgroup_limits want, cur;
@@ -614,6 +626,10 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 		return refuse(e, adj, RES_GUARD, detail[0] ? detail : "no target set");
 
 	r = psc_actuator_read(e->c.actuator, adj->workload, &cur);
+	if (r == -ENOENT) {
+		forget_gone(e, adj->workload);
+		return refuse(e, adj, RES_FAILED, "cannot read the cgroup: it is gone, nothing changed");
+	}
 	if (r < 0) {
 		snprintf(detail, sizeof(detail), "cannot read the cgroup: %s", strerror(-r));
 		return refuse(e, adj, RES_FAILED, detail);
@@ -712,6 +728,13 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 		int x = do_egress(e, adj, detail, sizeof(detail));
 		any |= x > 0;
 		failed |= x < 0;
+	}
+
+	/* Removed between the read and the writes: what was written went with it. */
+	if (failed && psc_actuator_read(e->c.actuator, adj->workload, &cur) == -ENOENT) {
+		forget_gone(e, adj->workload);
+		detail_add(detail, sizeof(detail), "the cgroup is gone");
+		any = false;
 	}
 
 	int result;

@@ -218,6 +218,47 @@ static void test_applied_and_persisted(void **unused)
 	env_close(&v);
 }
 
+/* A managed cgroup removed before an adjustment for it arrives (its workload ended):
+ * FAILED, nothing created, and what the agent remembered of it is forgotten. */
+static void test_cgroup_gone(void **unused)
+{
+	Prescient__Targets t = PRESCIENT__TARGETS__INIT;
+	char p[PATH_MAX];
+	struct env v;
+
+	psc_fixture_mkdirs(&tree, "demo/job");
+	put("demo/job/cpu.max", "max 100000\n");
+	put("demo/job/memory.max", "max\n");
+	put("demo/job/memory.current", "1048576\n");
+	env_open(&v, false, false);
+	t.cpu_max_cores = 1;
+	assert_int_equal(send(&v, sk, 20, HOST, "/demo/job", &t, 60), R(APPLIED));
+	assert_non_null(strstr(get("spool/enforce.state"), "/demo/job"));
+
+	static const char *const files[] = {"cpu.max", "memory.max", "memory.current"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/demo/job/%s", root, files[i]);
+		assert_int_equal(unlink(p), 0);
+	}
+	snprintf(p, sizeof(p), "%s/demo/job", root);
+	assert_int_equal(rmdir(p), 0);
+
+	t.cpu_max_cores = 2;
+	assert_int_equal(send(&v, sk, 21, HOST, "/demo/job", &t, 60), R(FAILED));
+	const Prescient__AdjustmentOutcome *o = last_outcome(&v);
+	assert_int_equal(o->adjustment_id, 21);
+	assert_non_null(strstr(o->detail, "gone"));
+	assert_null(o->previous);
+	assert_int_equal(access(p, F_OK), -1); /* not re-created */
+	assert_null(strstr(get("spool/enforce.state"), "/demo/job"));
+	assert_int_equal(psc_enforce_counters(v.e)->results[R(FAILED)], 1);
+	/* Nothing stale to revert, and the agent goes on with the others. */
+	assert_int_equal(psc_enforce_revert_all(v.e), 0);
+	t.cpu_max_cores = 0.5;
+	assert_int_equal(send(&v, sk, 22, HOST, "/demo/web", &t, 60), R(APPLIED));
+	env_close(&v);
+}
+
 static void test_dry_run(void **unused)
 {
 	Prescient__Targets t = PRESCIENT__TARGETS__INIT;
@@ -394,6 +435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_by_verification, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_egress_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_state_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_gone, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
