@@ -40,6 +40,7 @@ struct psc_uplink {
 	double backoff;
 	double last_log;
 	uint64_t last_adjustment_id;
+	uint64_t unnumbered; /* reports lost for want of a durable sequence number */
 	struct psc_enforce *enforce;
 	struct psc_uplink_counters counters;
 };
@@ -119,7 +120,12 @@ fail:
 
 int psc_uplink_take_seq(struct psc_uplink *u, uint64_t *seq)
 {
-	return psc_spool_take_seq(u->spool, seq);
+	int r = psc_spool_take_seq(u->spool, seq);
+
+	/* The caller cannot send a report without a number: it is lost (a full disk). */
+	if (r < 0)
+		u->unnumbered++;
+	return r;
 }
 
 /* Turns a spooled report into a frame: dictionary refs for strings the aggregator has,
@@ -368,7 +374,8 @@ uint64_t psc_uplink_spool_dropped(const struct psc_uplink *u)
 {
 	const struct psc_spool_counters *c = psc_spool_counters(u->spool);
 
-	return c->dropped_frames + c->dropped_oversize + c->dropped_io + c->dropped_corrupt;
+	return c->dropped_frames + c->dropped_oversize + c->dropped_io + c->dropped_corrupt +
+	       u->unnumbered;
 }
 
 void psc_uplink_drain(struct psc_uplink *u, double linger_s)

@@ -46,7 +46,9 @@ void psc_uplink_drain(struct psc_uplink *u, double linger_s);
 /* Closes; reports not acknowledged stay in the spool for the next start. Accepts NULL. */
 void psc_uplink_free(struct psc_uplink **u);
 
-/* The sequence number for the next report (taken from the spool: never reused). */
+/* The sequence number for the next report (taken from the spool: never reused). A
+ * failure (the spool's state cannot be written, e.g. a full disk) means the report
+ * cannot go: it is counted in psc_uplink_spool_dropped(). */
 int psc_uplink_take_seq(struct psc_uplink *u, uint64_t *seq);
 /* Spools a packed HostReport (with @seq inside) and tries to send. Returns 0 or the
  * spool's negative errno (the report is then lost and counted by the spool). */
@@ -70,5 +72,6 @@ const uint8_t *psc_uplink_sign_pk(const struct psc_uplink *u);
 
 const struct psc_uplink_counters *psc_uplink_counters(const struct psc_uplink *u);
 size_t psc_uplink_spooled(const struct psc_uplink *u);
-/* Spool losses: frames dropped for space, oversize, I/O errors or corruption. */
+/* Spool losses: frames dropped for space, oversize, I/O errors (a full disk) or
+ * corruption, and reports that got no sequence number. */
 uint64_t psc_uplink_spool_dropped(const struct psc_uplink *u);
