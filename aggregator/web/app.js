@@ -51,8 +51,21 @@
 		return e;
 	}
 
+	// Reads are open on a loopback --http; elsewhere the API wants the bearer token, which
+	// the operator pastes once (kept in this browser's localStorage, sent to this origin only).
+	const TOKEN_KEY = 'prescient-api-token';
+
 	async function api(path) {
-		const r = await fetch(API + path, { cache: 'no-store' });
+		const headers = {};
+		const token = localStorage.getItem(TOKEN_KEY);
+		if (token)
+			headers.Authorization = `Bearer ${token}`;
+		const r = await fetch(API + path, { cache: 'no-store', headers });
+		if (r.status === 401) {
+			const e = new Error(`${API}${path}: this aggregator wants its API token`);
+			e.needToken = true;
+			throw e;
+		}
 		if (!r.ok) {
 			let msg = `HTTP ${r.status}`;
 			try {
@@ -220,6 +233,8 @@
 
 	function showError(err) {
 		const e = document.getElementById('error');
+		if (err && err.needToken && e.querySelector('form.token'))
+			return; // keep what the operator is typing
 		if (!err) {
 			e.hidden = true;
 			e.textContent = '';
@@ -227,6 +242,18 @@
 		}
 		e.hidden = false;
 		e.textContent = `Cannot read the aggregator's API: ${err.message || err}`;
+		if (!err.needToken)
+			return;
+		const input = el('input', { type: 'password', id: 'token', placeholder: 'API token',
+			autocomplete: 'off' });
+		const form = el('form', { class: 'token' }, input, el('button', { type: 'submit' }, 'Use token'));
+		form.addEventListener('submit', (ev) => {
+			ev.preventDefault();
+			if (input.value.trim())
+				localStorage.setItem(TOKEN_KEY, input.value.trim());
+			navigate();
+		});
+		e.append(' ', form);
 	}
 
 	// --- fleet overview --------------------------------------------------------------
@@ -398,16 +425,25 @@
 		}
 		limitCols.forEach((l) => cols.push(l.col));
 
-		// Detected shifts as markers on the usage line (nearest observation at or before).
-		const detCol = new Array(n).fill(null);
-		const detAt = new Map(det.map((x) => [x.ts, x]));
-		let prev = null;
-		for (let i = 0; i < n; i++) {
-			if (cols[1][i] !== null)
-				prev = cols[1][i];
-			if (detAt.has(x[i]))
-				detCol[i] = cols[1][i] !== null ? cols[1][i] : prev !== null ? prev : 0;
-		}
+		// Detected shifts as markers on the usage line, at the observation nearest in time
+		// (a detection is stamped with its model step, not with a window's start).
+		const obs = [...u.keys()].sort((a, b) => a - b);
+		const nearest = (t) => {
+			let lo = 0;
+			let hi = obs.length - 1;
+			while (lo < hi) {
+				const mid = (lo + hi) >> 1;
+				if (obs[mid] < t)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo > 0 && Math.abs(obs[lo - 1] - t) < Math.abs(obs[lo] - t))
+				lo--;
+			return obs.length ? u.get(obs[lo]) : 0;
+		};
+		const detAt = new Set(det.map((d) => d.ts));
+		const detCol = x.map((t) => (detAt.has(t) ? nearest(t) : null));
 		if (det.length)
 			cols.push(detCol);
 
@@ -447,7 +483,7 @@
 		});
 		const plugins = [nowLine(pd.now)];
 		return {
-			width, height: 240,
+			width, height: 200,
 			scales: { x: { time: true }, y: { range: (uu, lo, hi) => [0, hi > 0 ? hi * 1.1 : 1] } },
 			series,
 			bands: pd.counts.forecast ? [{ series: [4, 2], fill: COLORS.band }] : [],
@@ -488,7 +524,7 @@
 					c.stroke();
 					c.fillStyle = '#57606a';
 					c.font = `${Math.round(10 * devicePixelRatio)}px sans-serif`;
-					c.fillText('now', cx + 4, u.bbox.top + 12 * devicePixelRatio);
+					c.fillText('now', cx + 4, u.bbox.top + u.bbox.height - 4 * devicePixelRatio);
 					c.restore();
 				}],
 			},
@@ -677,7 +713,7 @@
 			if (gen !== generation)
 				return;
 			showError(e);
-			setStatus('error', 'API unreachable');
+			setStatus('error', e.needToken ? 'API token needed' : 'API unreachable');
 		}
 	}
 
