@@ -262,7 +262,8 @@
 		return alerts.map((a) => el('tr', { class: 'alert-row', 'data-alert-id': a.id },
 			timeCell(a.ts),
 			el('td', {}, a.workload_id !== null && a.workload_id !== undefined
-				? el('a', { href: `#/workload/${a.workload_id}` }, names.get(a.workload_id) || `#${a.workload_id}`)
+				? [el('a', { href: `#/workload/${a.workload_id}` }, names.get(a.workload_id) || `#${a.workload_id}`),
+					el('div', { class: 'muted small' }, a.host || '')]
 				: el('span', { class: 'muted' }, a.host || 'fleet')),
 			el('td', {}, el('span', { class: `badge kind` }, a.kind || '')),
 			el('td', { class: 'num' }, fmtNum(a.score)),
@@ -290,6 +291,7 @@
 			return;
 		const workloads = wl.workloads || [];
 		const names = new Map(workloads.map((w) => [w.id, workloadLabel(w)]));
+		const hostOf = new Map(workloads.map((w) => [w.id, w.host]));
 		const alerts = al.alerts || [];
 		const open = alerts.filter((a) => !a.feedback);
 		const OPEN_SHOWN = 8;
@@ -323,7 +325,8 @@
 			el('td', {}, c.method || ''),
 			el('td', { class: 'num' }, fmtNum(c.quality)),
 			el('td', {}, (c.members || []).map((id) =>
-				el('a', { class: 'chip', href: `#/workload/${id}` }, names.get(id) || `#${id}`)))));
+				el('a', { class: 'chip', href: `#/workload/${id}`, title: hostOf.get(id) || '' },
+					hosts > 1 && hostOf.has(id) ? `${hostOf.get(id)} · ${names.get(id)}` : names.get(id) || `#${id}`)))));
 
 		const view = document.getElementById('view');
 		view.replaceChildren(
