@@ -300,11 +300,14 @@ void psc_allocation_observe(void *ctx, const struct psc_modeling_obs *o)
 	 * (s capped at 0.75, so at most 4x what was measured). */
 	double thr = isfinite(o->throttled_share) ? fmin(fmax(o->throttled_share, 0), 0.75) : 0;
 	v[R_CPU] = o->cpu_cores;
-	censored[R_CPU] = thr > 0.01;
+	/* Stalls count too: a workload whose tasks waited for CPU (PSI) more than a tenth of
+	 * the step, or for memory more than 5%, used less than it wanted. */
+	censored[R_CPU] = thr > 0.01 || (isfinite(o->psi_cpu) && o->psi_cpu > 0.1);
 	if (isfinite(v[R_CPU]) && censored[R_CPU])
 		v[R_CPU] /= 1 - thr;
 	v[R_MEM] = o->mem_bytes;
 	censored[R_MEM] = (isfinite(o->oom_kills) && o->oom_kills > 0) ||
+			  (isfinite(o->psi_mem) && o->psi_mem > 0.05) ||
 			  (w->cur[R_MEM] > 0 && o->mem_bytes >= 0.97 * w->cur[R_MEM]);
 	if (isfinite(v[R_MEM]) && censored[R_MEM])
 		v[R_MEM] *= 1.1;

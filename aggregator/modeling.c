@@ -85,7 +85,7 @@ enum {
 
 #define W_COLS                                                                            \
 	"workload_id, ts, span_s, cpu_s, mem_bytes, net_rx_bytes + net_tx_bytes,"         \
-	" cpu_throttled_s, oom_kills"
+	" cpu_throttled_s, oom_kills, psi_cpu_some, psi_mem_some"
 #define E_COLS                                                                            \
 	"e.workload_id, s.ts, s.span_s, s.count, s.errors, s.bytes_in + s.bytes_out,"     \
 	" s.latency_hist, s.endpoint_id"
@@ -129,12 +129,13 @@ static const char *const sql[_Q_MAX] = {
 };
 
 /* One raw row: a workload window (eid 0: a = cpu_s, b = mem_bytes, c = net bytes, d =
- * CPU-throttled seconds, e = OOM kills, NAN when not measured) or an endpoint window (a = count, b = errors, c = bytes, d/e =
+ * CPU-throttled seconds, e = OOM kills, f/g = PSI cpu/memory "some" shares, NAN when not
+ * measured) or an endpoint window (a = count, b = errors, c = bytes, d/e =
  * latency p50/p90 in us). */
 struct row {
 	int64_t wid, eid;
 	double ts, span;
-	double a, b, c, d, e;
+	double a, b, c, d, e, f, g;
 };
 
 struct rows {
@@ -148,6 +149,7 @@ struct acc {
 	double span, cpu, cpu_span, mem, mem_span, net, net_span;
 	double req, err, bytes, lat50, lat90, lat_n, ep_span, ep_last_ts;
 	double thr, thr_span, oom;
+	double psi_cpu, psi_cpu_span, psi_mem, psi_mem_span; /* stall shares, span-weighted */
 	double slot[PSC_MIX_SLOTS];
 	bool any_ep;
 };
@@ -434,6 +436,7 @@ static int feed_step(struct psc_modeling *m, struct wl *w)
 					.step_s = step, .cpu_cores = NAN, .mem_bytes = NAN,
 					.net_bytes_per_s = NAN, .req_per_s = NAN,
 					.throttled_share = NAN, .oom_kills = NAN,
+					.psi_cpu = NAN, .psi_mem = NAN,
 				};
 				m->observer(m->observer_ctx, &o);
 			}
@@ -450,6 +453,8 @@ static int feed_step(struct psc_modeling *m, struct wl *w)
 			.req_per_s = v[S_REQ],
 			.throttled_share = a->thr_span > 0 ? a->thr / a->thr_span : NAN,
 			.oom_kills = a->oom,
+			.psi_cpu = a->psi_cpu_span > 0 ? a->psi_cpu / a->psi_cpu_span : NAN,
+			.psi_mem = a->psi_mem_span > 0 ? a->psi_mem / a->psi_mem_span : NAN,
 		};
 		m->observer(m->observer_ctx, &o);
 	}
@@ -581,6 +586,14 @@ static int take_row(struct psc_modeling *m, struct wl *w, const struct row *rw)
 		}
 		if (isfinite(rw->e))
 			a->oom += rw->e;
+		if (isfinite(rw->f)) {
+			a->psi_cpu += rw->f * rw->span;
+			a->psi_cpu_span += rw->span;
+		}
+		if (isfinite(rw->g)) {
+			a->psi_mem += rw->g * rw->span;
+			a->psi_mem_span += rw->span;
+		}
 		return 0;
 	}
 	unsigned slot;
@@ -679,6 +692,8 @@ static int read_rows(struct psc_modeling *m, int q, struct rows *rs)
 		} else {
 			x.d = col_or_nan(st, 6);
 			x.e = col_or_nan(st, 7);
+			x.f = col_or_nan(st, 8);
+			x.g = col_or_nan(st, 9);
 		}
 		r = rows_push(rs, &x);
 		if (r < 0)

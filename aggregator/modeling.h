@@ -75,6 +75,8 @@ struct psc_modeling_obs {
 	double req_per_s;
 	double throttled_share; /* CPU-throttled seconds per second of the step */
 	double oom_kills;
+	double psi_cpu;		/* share of the step some task stalled on CPU (0..1) */
+	double psi_mem;		/* ... on memory */
 };
 
 typedef void (*psc_modeling_observer_fn)(void *ctx, const struct psc_modeling_obs *o);
