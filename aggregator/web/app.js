@@ -355,7 +355,7 @@
 	// --- plots -----------------------------------------------------------------------
 
 	// Aligned columns for uPlot: x = every time stamp of the usage, the forecasts, the
-	// limit changes and the detections; each line has null where it has no value.
+	// limit changes and the detections.
 	function plotData(spec, d) {
 		const hist = d.history || {};
 		const ts = hist.ts || [];
@@ -393,9 +393,24 @@
 			if (first === null || l.ts >= first)
 				xs.add(l.ts);
 		});
+		// uPlot spans undefined values and breaks lines at nulls: the usage line is broken
+		// where the agent was silent (a gap over 3 times the usual interval) and where a
+		// window had no value, and only there.
+		const hts = [...new Set(ts.filter(num))].sort((a, b) => a - b);
+		const steps = hts.slice(1).map((t, i) => t - hts[i]).sort((a, b) => a - b);
+		const usual = steps.length ? steps[steps.length >> 1] : 0;
+		const breaks = new Set();
+		for (let i = 1; usual > 0 && i < hts.length; i++) {
+			if (hts[i] - hts[i - 1] > 3 * usual) {
+				const mid = (hts[i] + hts[i - 1]) / 2;
+				breaks.add(mid);
+				xs.add(mid);
+			}
+		}
 		const x = [...xs].sort((a, b) => a - b);
 		const n = x.length;
-		const cols = [x, x.map((t) => (u.has(t) ? u.get(t) : null))];
+		const inHist = new Set(hts);
+		const cols = [x, x.map((t) => (u.has(t) ? u.get(t) : breaks.has(t) || inHist.has(t) ? null : undefined))];
 
 		// Forecast band, anchored at the last observation so that it starts at "now".
 		const fmap = new Map(fc.map((f) => [f.ts, f]));
@@ -404,7 +419,7 @@
 				if (t === lastTs && lastVal !== null && fc.length)
 					return lastVal;
 				const f = fmap.get(t);
-				return f && num(f[q]) && (lastTs === null || t > lastTs) ? f[q] : null;
+				return f && num(f[q]) && (lastTs === null || t > lastTs) ? f[q] : undefined;
 			}));
 		}
 
@@ -446,7 +461,7 @@
 			return obs.length ? u.get(obs[lo]) : 0;
 		};
 		const detAt = new Set(det.map((d) => d.ts));
-		const detCol = x.map((t) => (detAt.has(t) ? nearest(t) : null));
+		const detCol = x.map((t) => (detAt.has(t) ? nearest(t) : undefined));
 		if (det.length)
 			cols.push(detCol);
 
@@ -463,26 +478,26 @@
 	function plotOptions(spec, pd, width) {
 		const fmt = spec.fmt;
 		const series = [
-			{ value: (uu, v) => (v === null ? '—' : fmtTime(v)) },
-			{ label: spec.label, stroke: COLORS.usage, width: 1.6, spanGaps: true,
-				fill: 'rgba(31, 111, 235, 0.07)', value: (uu, v) => (v === null ? '—' : fmt(v)) },
+			{ value: (uu, v) => (v == null ? '—' : fmtTime(v)) },
+			{ label: spec.label, stroke: COLORS.usage, width: 1.6,
+				fill: 'rgba(31, 111, 235, 0.07)', value: (uu, v) => (v == null ? '—' : fmt(v)) },
 		];
 		if (pd.counts.forecast) series.push(
-			{ label: 'forecast p10', stroke: 'rgba(130, 80, 223, 0.5)', width: 1, spanGaps: true,
-				dash: [3, 3], value: (uu, v) => (v === null ? '—' : fmt(v)) },
-			{ label: 'forecast p50', stroke: COLORS.forecast, width: 1.6, spanGaps: true,
-				dash: [6, 4], value: (uu, v) => (v === null ? '—' : fmt(v)) },
-			{ label: 'forecast p90', stroke: 'rgba(130, 80, 223, 0.5)', width: 1, spanGaps: true,
-				dash: [3, 3], value: (uu, v) => (v === null ? '—' : fmt(v)) });
+			{ label: 'forecast p10', stroke: 'rgba(130, 80, 223, 0.5)', width: 1,
+				dash: [3, 3], value: (uu, v) => (v == null ? '—' : fmt(v)) },
+			{ label: 'forecast p50', stroke: COLORS.forecast, width: 1.6,
+				dash: [6, 4], value: (uu, v) => (v == null ? '—' : fmt(v)) },
+			{ label: 'forecast p90', stroke: 'rgba(130, 80, 223, 0.5)', width: 1,
+				dash: [3, 3], value: (uu, v) => (v == null ? '—' : fmt(v)) });
 		pd.limitKeys.forEach((k, i) => series.push({
 			label: `limit ${LIMIT_LABELS[k] || k}`, stroke: COLORS.limits[i % COLORS.limits.length],
-			width: 2, spanGaps: true, paths: uPlot.paths.stepped({ align: 1 }),
-			value: (uu, v) => (v === null ? '—' : fmt(v)),
+			width: 2, paths: uPlot.paths.stepped({ align: 1 }),
+			value: (uu, v) => (v == null ? '—' : fmt(v)),
 		}));
 		if (pd.counts.detections) series.push({
 			label: 'detected shift', stroke: COLORS.detection, fill: COLORS.detection, width: 0,
 			paths: () => null, points: { show: true, size: 11, width: 2, fill: '#fff' },
-			value: (uu, v) => (v === null ? '—' : 'shift'),
+			value: (uu, v) => (v == null ? '—' : 'shift'),
 		});
 		const plugins = [nowLine(pd.now)];
 		return {
