@@ -272,10 +272,15 @@
 				: el('span', { class: 'muted' }, 'open'))));
 	}
 
-	function adjustmentRows(adjs) {
+	// Adjustments name their workload by host and cgroup (as agents do): @ids maps
+	// "host cgroup" to the workload's id for a link to its page.
+	function adjustmentRows(adjs, ids) {
 		return adjs.map((a) => el('tr', { class: 'adjustment-row', 'data-adjustment-id': a.id },
 			timeCell(a.issued_at),
-			el('td', {}, el('div', {}, a.workload || ''), el('div', { class: 'muted small' }, a.host || '')),
+			el('td', {}, ids && ids.has(`${a.host} ${a.workload}`)
+				? el('a', { href: `#/workload/${ids.get(`${a.host} ${a.workload}`)}` }, a.workload)
+				: el('div', {}, a.workload || ''),
+			el('div', { class: 'muted small' }, a.host || '')),
 			el('td', {}, a.tier !== null && a.tier !== undefined ? String(a.tier) : '—'),
 			el('td', {}, targetsList(a.targets)),
 			el('td', { class: 'explain' }, a.reason || ''),
@@ -346,7 +351,8 @@
 						'No clusters yet (the modeling cycle groups workloads once it has their behaviour).'))),
 			section('Recent adjustments', 'adjustments',
 				table('adjustments', ['Issued', 'Workload', 'Tier', 'Targets', 'Reason', 'Outcome'],
-					adjustmentRows(adjustments), 'No adjustments issued yet.')));
+					adjustmentRows(adjustments, new Map(workloads.map((w) => [`${w.host} ${w.cgroup}`, w.id]))),
+					'No adjustments issued yet.')));
 		view.dataset.view = 'fleet';
 		view.dataset.workloads = String(workloads.length);
 		document.title = `prescient · ${workloads.length} workloads`;

@@ -70,6 +70,8 @@ for f in app.js:text/javascript style.css:text/css uPlot.iife.min.js:text/javasc
 	grep -qi "^content-type: ${f#*:}; charset=utf-8$" <<<"$h" || fail "${f%%:*} type: $h"
 	grep -qi '^cache-control: no-cache$' <<<"$h" || fail "${f%%:*} cache-control: $h"
 done
+h=$(hdr -I "$base/static/style.css")
+grep -q '^HTTP/1.1 200' <<<"$h" && grep -qi '^content-type: text/css' <<<"$h" || fail "HEAD: $h"
 size=$(curl -s "$base/static/uPlot.iife.min.js" | wc -c)
 [ "$size" -gt 20000 ] || fail "uPlot served truncated ($size bytes)"
 etag=$(hdr "$base/static/app.js" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
@@ -222,6 +224,11 @@ check(len(shown) == min(8, len(api_open)) and all(t in api_open for t in shown),
 sec = by_id(fleet, "adjustments")
 check(sec is not None and reason in sec["text"] and "applied" in sec["text"],
       "overview: the adjustment's reason and outcome")
+adj = [e for e in by_class(fleet, "adjustment-row") if e["attrs"].get("data-adjustment-id") == "1"]
+i = fleet.index(adj[0]) if adj else -1
+link = next((e for e in fleet[i + 1:] if e["tag"] == "a"), None) if adj else None
+check(link is not None and link["attrs"].get("href") == f"#/workload/{wid}",
+      "overview: the adjustment links to its workload's page")
 err = by_id(fleet, "error")
 check(err is not None and "hidden" in err["attrs"], "overview: no API error shown")
 
