@@ -225,8 +225,15 @@ static enum MHD_Result serve_api(struct psc_metrics *m, struct MHD_Connection *c
 		u = calloc(1, sizeof(*u));
 		if (!u)
 			return MHD_NO;
-		u->too_large = cl && strtoull(cl, NULL, 10) > PSC_API_MAX_BODY;
 		*req_cls = u;
+		/* Refused before reading it when the size is announced; a chunked body is read
+		 * and dropped past the limit. */
+		if (cl && strtoull(cl, NULL, 10) > PSC_API_MAX_BODY) {
+			u->too_large = true;
+			char *b = psc_api_error_body("request body larger than 64 KiB", "body");
+			return b ? reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", b)
+				 : MHD_NO;
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {

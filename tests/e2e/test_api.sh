@@ -103,6 +103,11 @@ check "ingest with a bad window" "$s" 400 'j["field"] == "window_end"'
 head -c 70000 /dev/zero | tr '\0' x >"$tmp/big"
 s=$(req /behavioralData/ingest -H "$auth" --data-binary @"$tmp/big")
 check "oversized body" "$s" 413 '"error" in j'
+s=$(req /behavioralData/ingest -H "$auth" -H "Transfer-Encoding: chunked" --data-binary @"$tmp/big")
+check "oversized chunked body" "$s" 413 'j["field"] == "body"'
+head -c 65536 /dev/zero | tr '\0' ' ' >"$tmp/edge"
+s=$(req /model/update -H "$auth" --data-binary @"$tmp/edge")
+check "64 KiB body is read (and is not JSON)" "$s" 400 'j["field"] == "body"'
 s=$(req /api/v1/nothing)
 check "unknown path" "$s" 404 '"error" in j'
 s=$(req /api/v1/workloads -X DELETE)
