@@ -17,37 +17,20 @@ PSC_CG_PREFIX=psc-caps
 # shellcheck source=../lib/workload.sh
 source "$here/../lib/workload.sh"
 
+# shellcheck source=../lib/fleet.sh
+source "$here/../lib/fleet.sh"
+
 psc_require_root_btf
 psc_require_cmd redis-server redis-benchmark sqlite3 curl python3
-build=$PSC_BUILD_DIR
-aggregator=$build/aggregator/prescient-aggregator
-issue=$build/tests/psc_issue_adjustment
-[ -x "$aggregator" ] || psc_skip "prescient-aggregator not built"
-[ -x "$issue" ] || psc_skip "psc_issue_adjustment not built"
 psc_init
 work=$PSC_WORK_DIR
-
 cg=$(psc_cgroup_create redis)
 host="caps-$$"
-link_port=$(psc_free_port)
-http_port=$(psc_free_port)
 redis_port=$(psc_free_port)
-db=$work/aggregator.db
-
-"$aggregator" keygen "$work/keys" >/dev/null
-"$aggregator" --listen "tcp://127.0.0.1:$link_port" --db "$db" --keys "$work/keys" \
-	--http "127.0.0.1:$http_port" >"$work/aggregator.log" 2>&1 &
-agg_pid=$!
-psc_on_exit "kill -TERM $agg_pid; psc_wait_pid_exit $agg_pid 10"
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null || { cat "$work/aggregator.log" >&2; psc_die "aggregator did not start"; }
+psc_fleet_init "$host"
+psc_aggregator_start
 psc_redis_start "$cg" "$work/redis" "$redis_port"
 
-failed=0
-check() { # WHAT EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then echo "PASS: $1: $3"; else echo "FAIL: $1: expected '$2', got '$3'"; failed=1; fi
-}
-sql() { sqlite3 -cmd '.timeout 5000' "$db" "$1"; }
 # capmask N...: the /proc/PID/status hex of capabilities N...
 capmask() { python3 -c 'import sys; print("%016x" % sum(1 << int(c) for c in sys.argv[1:]))' "$@"; }
 status_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
@@ -72,16 +55,17 @@ command -v capsh >/dev/null || psc_skip "capsh (libcap2-bin) not installed"
 run_agent() {
 	local name=$1 want=$2 want_names=$3 f
 	shift 3
-	psc_agent_start "$work/$name.jsonl" --aggregator "tcp://127.0.0.1:$link_port" \
-		--keys "$work/keys" --spool "$work/spool-$name" --window 1 --host-id "$host-$name" "$@"
+	PSC_HOST="$host-$name"
+	mapfile -t uplink < <(psc_agent_uplink_args)
+	psc_agent_start "$work/$name.jsonl" "${uplink[@]}" --spool "$work/spool-$name" --window 1 "$@"
 	for _ in $(seq 50); do grep -q AGENT-CAPS "$PSC_AGENT_ERR" && break; sleep 0.1; done
 	for f in CapEff CapPrm CapBnd; do
-		check "$name: $f" "$want" "$(status_field "$PSC_AGENT_PID" "$f")"
+		psc_check "$name: $f" "$want" "$(status_field "$PSC_AGENT_PID" "$f")"
 	done
-	check "$name: CapInh" 0000000000000000 "$(status_field "$PSC_AGENT_PID" CapInh)"
-	check "$name: CapAmb" 0000000000000000 "$(status_field "$PSC_AGENT_PID" CapAmb)"
-	check "$name: NoNewPrivs" 1 "$(status_field "$PSC_AGENT_PID" NoNewPrivs)"
-	check "$name: AGENT-CAPS names the set" yes \
+	psc_check "$name: CapInh" 0000000000000000 "$(status_field "$PSC_AGENT_PID" CapInh)"
+	psc_check "$name: CapAmb" 0000000000000000 "$(status_field "$PSC_AGENT_PID" CapAmb)"
+	psc_check "$name: NoNewPrivs" 1 "$(status_field "$PSC_AGENT_PID" NoNewPrivs)"
+	psc_check "$name: AGENT-CAPS names the set" yes \
 		"$(grep -q "AGENT-CAPS.*capabilities kept: $want_names[ ;]" "$PSC_AGENT_ERR" && echo yes || grep AGENT-CAPS "$PSC_AGENT_ERR")"
 	sleep 1.2 # the sockets of the first connections are created after the drop
 	redis-benchmark -p "$redis_port" -t get -n 2000 -c 2 -q >/dev/null
@@ -90,7 +74,7 @@ run_agent() {
 stop_and_count() { # NAME: the GETs the --print output and the aggregator saw
 	local name=$1
 	psc_agent_stop || true
-	python3 - "$work/$name.jsonl" "$cg" "$name" <<'PY' || failed=1
+	python3 - "$work/$name.jsonl" "$cg" "$name" <<'PY' || PSC_FAILED=1
 import json, sys
 path, cg, name = sys.argv[1:4]
 n = 0
@@ -105,9 +89,9 @@ ok = n == 2000
 print("%s: %s: redis GET counted after the drop (--print): expected 2000, got %d" % ("PASS" if ok else "FAIL", name, n))
 sys.exit(0 if ok else 1)
 PY
-	check "$name: reports stored by the aggregator (> 0)" yes \
-		"$([ "$(sql "select count(*) from reports where host='$host-$name'")" -gt 0 ] && echo yes || echo no)"
-	check "$name: nothing lost from the spool" yes \
+	psc_check "$name: reports stored by the aggregator (> 0)" yes \
+		"$([ "$(psc_sql "select count(*) from reports where host='$PSC_HOST'")" -gt 0 ] && echo yes || echo no)"
+	psc_check "$name: nothing lost from the spool" yes \
 		"$(grep -q ', 0 lost from the spool' "$PSC_AGENT_ERR" && echo yes || grep 'uplink:' "$PSC_AGENT_ERR")"
 }
 
@@ -131,24 +115,17 @@ fi
 manage_caps=("$DAC_OVERRIDE" "$NET_ADMIN" "${keep_bpf[@]}")
 run_agent manage "$(want_mask "${manage_caps[@]}")" "$(want_names "${manage_caps[@]}")" \
 	--manage "$cg"
-"$issue" --db "$db" --keys "$work/keys" --host "$host-manage" --id 10 --workload "$cg" \
-	--cpu 0.5 --memory-max $((512 << 20)) --egress $((50 << 20)) --reason "test: caps" >/dev/null
-outcome=none
-for _ in $(seq 150); do
-	outcome=$(sql "select result from adjustment_outcomes where host='$host-manage' and adjustment_id=10 limit 1")
-	[ -n "$outcome" ] && break
-	redis-cli -p "$redis_port" ping >/dev/null
-	sleep 0.1
-done
-APPLIED=1
-check "manage: adjustment after the drop: outcome" "$APPLIED" "${outcome:-none}"
-[ "$outcome" = "$APPLIED" ] || sql "select detail from adjustment_outcomes where host='$host-manage'" >&2
-check "manage: cpu quota written" "$want_quota" "$(cat "$f_quota")"
-check "manage: memory limit written" $((512 << 20)) "$(cat "$f_max")"
-check "manage: egress limit attached (no failure logged)" 0 \
+psc_issue --id 10 --workload "$cg" --cpu 0.5 --memory-max $((512 << 20)) --egress $((50 << 20)) \
+	--reason "test: caps"
+outcome=$(psc_wait_outcome 10)
+psc_check "manage: adjustment after the drop: outcome" "$PSC_APPLIED" "$outcome"
+[ "$outcome" = "$PSC_APPLIED" ] || psc_sql "select detail from adjustment_outcomes where host='$PSC_HOST'" >&2
+psc_check "manage: cpu quota written" "$want_quota" "$(cat "$f_quota")"
+psc_check "manage: memory limit written" $((512 << 20)) "$(cat "$f_max")"
+psc_check "manage: egress limit attached (no failure logged)" 0 \
 	"$(grep -c 'cannot attach the egress' "$PSC_AGENT_ERR" || true)"
-check "manage: still the same sets after applying" "$(want_mask "${manage_caps[@]}")" \
+psc_check "manage: still the same sets after applying" "$(want_mask "${manage_caps[@]}")" \
 	"$(status_field "$PSC_AGENT_PID" CapEff)"
 stop_and_count manage
 echo "figure: capabilities kept: observe ${#observe_caps[@]} ($(want_names "${observe_caps[@]}")), manage ${#manage_caps[@]} ($(want_names "${manage_caps[@]}")) of $(( $(cat /proc/sys/kernel/cap_last_cap) + 1 )); kernel $(uname -r)"
-exit $failed
+exit $PSC_FAILED

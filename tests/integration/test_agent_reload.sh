@@ -20,39 +20,27 @@ PSC_CG_PREFIX=psc-reload
 # shellcheck source=../lib/workload.sh
 source "$here/../lib/workload.sh"
 
+# shellcheck source=../lib/fleet.sh
+source "$here/../lib/fleet.sh"
+
 psc_require_root_btf
 psc_require_cmd redis-server redis-benchmark sqlite3 curl
-build=$PSC_BUILD_DIR
-aggregator=$build/aggregator/prescient-aggregator
-issue=$build/tests/psc_issue_adjustment
-[ -x "$aggregator" ] || psc_skip "prescient-aggregator not built"
-[ -x "$issue" ] || psc_skip "psc_issue_adjustment not built"
 psc_init
 work=$PSC_WORK_DIR
-
 cg_a=$(psc_cgroup_create a)
 cg_b=$(psc_cgroup_create b)
 host="reload-$$"
-link_port=$(psc_free_port)
-http_port=$(psc_free_port)
 redis_port=$(psc_free_port)
-db=$work/aggregator.db
 conf=$work/agent.conf
-
-"$aggregator" keygen "$work/keys" >/dev/null
-"$aggregator" --listen "tcp://127.0.0.1:$link_port" --db "$db" --keys "$work/keys" \
-	--http "127.0.0.1:$http_port" >"$work/aggregator.log" 2>&1 &
-agg_pid=$!
-psc_on_exit "kill -TERM $agg_pid; psc_wait_pid_exit $agg_pid 10"
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null || { cat "$work/aggregator.log" >&2; psc_die "aggregator did not start"; }
+psc_fleet_init "$host"
+psc_aggregator_start
 psc_redis_start "$cg_b" "$work/redis" "$redis_port"
 
 # write_conf LOG_LEVEL MANAGE WINDOW
 write_conf() {
 	cat >"$conf.new" <<EOF
 # test_agent_reload.sh
-aggregator = tcp://127.0.0.1:$link_port
+aggregator = tcp://127.0.0.1:$PSC_LINK_PORT
 keys = $work/keys
 spool = $work/spool
 host-id = $host
@@ -67,20 +55,6 @@ write_conf info "$cg_a" 1
 psc_agent_start "$work/agent.jsonl" --config "$conf"
 err=$PSC_AGENT_ERR
 
-failed=0
-check() { # WHAT EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then echo "PASS: $1: $3"; else echo "FAIL: $1: expected '$2', got '$3'"; failed=1; fi
-}
-sql() { sqlite3 -cmd '.timeout 5000' "$db" "$1"; }
-wait_outcome() { # ID: the result the aggregator stored (waits 20 s)
-	local r
-	for _ in $(seq 200); do
-		r=$(sql "select result from adjustment_outcomes where host='$host' and adjustment_id=$1 limit 1")
-		[ -n "$r" ] && { echo "$r"; return; }
-		sleep 0.1
-	done
-	echo none
-}
 load() { redis-benchmark -p "$redis_port" -t get -n "$1" -c 2 -q >/dev/null; }
 hup() { # waits for the n-th AGENT-RELOAD line of any kind
 	local before
@@ -91,7 +65,6 @@ hup() { # waits for the n-th AGENT-RELOAD line of any kind
 		sleep 0.1
 	done
 }
-APPLIED=1 REFUSED_GUARD=3
 
 sleep 1.2
 load 1000
@@ -103,22 +76,20 @@ load 1000 &
 bench=$!
 hup
 wait "$bench"
-check "reload logged with the new configuration" yes \
+psc_check "reload logged with the new configuration" yes \
 	"$(grep -q "AGENT-RELOAD: .*reloaded: log-level debug, manage $cg_b, dry-run off" "$err" && echo yes || grep AGENT-RELOAD "$err")"
-check "window reported as needing a restart" yes \
+psc_check "window reported as needing a restart" yes \
 	"$(grep -q 'AGENT-RELOAD-RESTART: .*need a restart.*: window$' "$err" && echo yes || grep AGENT-RELOAD-RESTART "$err")"
 sleep 2.5
-check "no debug messages before the reload" 0 "$debug_before"
-check "debug messages after the reload (> 0)" yes \
+psc_check "no debug messages before the reload" 0 "$debug_before"
+psc_check "debug messages after the reload (> 0)" yes \
 	"$([ "$(grep -c 'debug:' "$err" || true)" -gt 0 ] && echo yes || echo no)"
-"$issue" --db "$db" --keys "$work/keys" --host "$host" --id 10 --workload "$cg_b" \
-	--memory-max $((512 << 20)) --reason "test: now managed" >/dev/null
-check "adjustment for the newly managed cgroup: outcome" "$APPLIED" "$(wait_outcome 10)"
-"$issue" --db "$db" --keys "$work/keys" --host "$host" --id 11 --workload "$cg_a" \
-	--memory-max $((512 << 20)) --reason "test: no longer managed" >/dev/null
-check "adjustment for the formerly managed cgroup: outcome" "$REFUSED_GUARD" "$(wait_outcome 11)"
-check "formerly managed: refused as not managed" yes \
-	"$(sql "select detail from adjustment_outcomes where host='$host' and adjustment_id=11" | grep -q 'not managed' && echo yes || echo no)"
+psc_issue --id 10 --workload "$cg_b" --memory-max $((512 << 20)) --reason "test: now managed"
+psc_check "adjustment for the newly managed cgroup: outcome" "$PSC_APPLIED" "$(psc_wait_outcome 10)"
+psc_issue --id 11 --workload "$cg_a" --memory-max $((512 << 20)) --reason "test: no longer managed"
+psc_check "adjustment for the formerly managed cgroup: outcome" "$PSC_REFUSED_GUARD" "$(psc_wait_outcome 11)"
+psc_check "formerly managed: refused as not managed" yes \
+	"$(psc_sql "select detail from adjustment_outcomes where host='$host' and adjustment_id=11" | grep -q 'not managed' && echo yes || echo no)"
 
 # 2. A broken file keeps the configuration in use.
 printf 'log-level = loud\n' >"$conf"
@@ -126,36 +97,29 @@ load 1000 &
 bench=$!
 hup
 wait "$bench"
-check "broken file refused with the reason" yes \
+psc_check "broken file refused with the reason" yes \
 	"$(grep -q "AGENT-RELOAD: .*'loud' is not one of.*the configuration in use is kept" "$err" && echo yes || grep AGENT-RELOAD "$err" | tail -n1)"
 # 3. A file others may write is refused too.
 write_conf info "$cg_a" 1
 chmod 666 "$conf"
 hup
-check "group/other-writable file refused" yes \
+psc_check "group/other-writable file refused" yes \
 	"$(grep -q "AGENT-RELOAD: .*writable by group or others.*the configuration in use is kept" "$err" && echo yes || grep AGENT-RELOAD "$err" | tail -n1)"
 n_debug=$(grep -c 'debug:' "$err" || true)
 sleep 2
-check "debug level still in use after the refused reloads" yes \
+psc_check "debug level still in use after the refused reloads" yes \
 	"$([ "$(grep -c 'debug:' "$err" || true)" -gt "$n_debug" ] && echo yes || echo no)"
-check "agent still running" yes "$(psc_pid_alive "$PSC_AGENT_PID" && echo yes || echo no)"
+psc_check "agent still running" yes "$(psc_pid_alive "$PSC_AGENT_PID" && echo yes || echo no)"
 sleep 1.5
 psc_agent_stop || true
 
 # No window lost, none twice, windows back to back, 1 s each.
-read -r n lo hi distinct < <(sql "select count(*), min(seq), max(seq), count(distinct seq) from reports where host='$host'" | tr '|' ' ')
-check "first sequence number" 1 "$lo"
-check "reports stored = highest sequence number (no gap)" "$hi" "$n"
-check "each sequence number once" "$n" "$distinct"
-check "windows back to back (gaps > 1 ms)" 0 "$(sql "select count(*) from reports r join reports p on p.host = r.host and p.seq = r.seq - 1
-	where r.host = '$host' and abs(r.window_start - p.window_end) > 0.001")"
-check "windows stay 1 s (full windows longer than 1.5 s)" 0 "$(sql "select count(*) from reports where host = '$host' and seq < $hi and window_end - window_start > 1.5")"
-check "agent summary: nothing lost from the spool" yes \
+psc_check_reports_gapless
+n=$PSC_REPORTS hi=$PSC_MAX_SEQ
+psc_check "windows stay 1 s (full windows longer than 1.5 s)" 0 "$(psc_sql "select count(*) from reports where host = '$host' and seq < $hi and window_end - window_start > 1.5")"
+psc_check "agent summary: nothing lost from the spool" yes \
 	"$(grep -q ', 0 lost from the spool' "$err" && echo yes || grep 'uplink:' "$err")"
-gets=$(sql "select coalesce(sum(s.count), 0) from endpoint_series s
-	join endpoints e on e.id = s.endpoint_id join workloads w on w.id = e.workload_id
-	join hosts h on h.id = w.host_id
-	where h.name = '$host' and s.tier = 0 and e.protocol = 'redis' and e.role = 'server' and e.endpoint = 'GET'")
-check "redis GETs stored across the reloads" 3000 "$gets"
+gets=$(psc_stored_gets)
+psc_check "redis GETs stored across the reloads" 3000 "$gets"
 echo "figure: 3 SIGHUPs (1 applied, 2 refused), $n windows reported, sequence 1..$hi without a gap, $gets of 3000 GETs stored"
-exit $failed
+exit $PSC_FAILED
