@@ -27,9 +27,9 @@
 #include "wire.h"
 
 #define BUSY_TIMEOUT_MS 5000
-#define OPEN_ALERT_S (24 * 3600.0) /* an alert without feedback counts as open this long */
-#define HISTORY_MAX 5000	   /* newest points of a workload's history */
-#define NAME_MAX_LEN 512
+#define OPEN_ALERT_S	(24 * 3600.0) /* an alert without feedback counts as open this long */
+#define HISTORY_MAX	5000	      /* newest points of a workload's history */
+#define NAME_MAX_LEN	512
 
 struct psc_api {
 	pthread_mutex_t lock;
@@ -135,19 +135,20 @@ static bool table_exists(struct psc_api *a, const char *name)
 static const struct {
 	const char *name, *empty;
 } optional_tables[] = {
-	{ "clusters", "(SELECT NULL AS workload_id, NULL AS cluster, NULL AS method,"
-		      " NULL AS quality WHERE 0)" },
-	{ "classes", "(SELECT NULL AS workload_id, NULL AS class, NULL AS confidence,"
-		     " NULL AS explanation WHERE 0)" },
-	{ "alerts", "(SELECT NULL AS id, NULL AS ts, NULL AS workload_id, NULL AS host,"
-		    " NULL AS kind, NULL AS score, NULL AS text, NULL AS adjustment_id WHERE 0)" },
-	{ "feedback", "(SELECT NULL AS id, NULL AS kind, NULL AS ref_id, NULL AS verdict WHERE 0)" },
-	{ "forecasts", "(SELECT NULL AS workload_id, NULL AS series, NULL AS horizon_s, NULL AS ts,"
-		       " NULL AS p10, NULL AS p50, NULL AS p90, NULL AS model WHERE 0)" },
-	{ "detections", "(SELECT NULL AS id, NULL AS workload_id, NULL AS series, NULL AS ts,"
-			" NULL AS score, NULL AS source, NULL AS direction, NULL AS detail WHERE 0)" },
-	{ "cluster_moves", "(SELECT NULL AS id, NULL AS ts, NULL AS cycle, NULL AS workload_id,"
-			   " NULL AS from_cluster, NULL AS to_cluster WHERE 0)" },
+	{"clusters", "(SELECT NULL AS workload_id, NULL AS cluster, NULL AS method,"
+		     " NULL AS quality WHERE 0)"},
+	{"classes", "(SELECT NULL AS workload_id, NULL AS class, NULL AS confidence,"
+		    " NULL AS explanation WHERE 0)"},
+	{"alerts", "(SELECT NULL AS id, NULL AS ts, NULL AS workload_id, NULL AS host,"
+		   " NULL AS kind, NULL AS score, NULL AS text, NULL AS adjustment_id WHERE 0)"},
+	{"feedback", "(SELECT NULL AS id, NULL AS kind, NULL AS ref_id, NULL AS verdict WHERE 0)"},
+	{"forecasts", "(SELECT NULL AS workload_id, NULL AS series, NULL AS horizon_s, NULL AS ts,"
+		      " NULL AS p10, NULL AS p50, NULL AS p90, NULL AS model WHERE 0)"},
+	{"detections",
+	 "(SELECT NULL AS id, NULL AS workload_id, NULL AS series, NULL AS ts,"
+	 " NULL AS score, NULL AS source, NULL AS direction, NULL AS detail WHERE 0)"},
+	{"cluster_moves", "(SELECT NULL AS id, NULL AS ts, NULL AS cycle, NULL AS workload_id,"
+			  " NULL AS from_cluster, NULL AS to_cluster WHERE 0)"},
 };
 
 static const char *rel(struct psc_api *a, const char *name)
@@ -178,8 +179,8 @@ static sqlite3_stmt *vprep(struct psc_api *a, const char *fmt, va_list ap)
 
 /* Prepares SQL built from @fmt: the format only ever substitutes table references
  * (rel()), never request data, which is always bound. NULL on error. */
-__attribute__((format(printf, 2, 3))) static sqlite3_stmt *prep(struct psc_api *a,
-								 const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static sqlite3_stmt *prep(struct psc_api *a, const char *fmt,
+								...)
 {
 	sqlite3_stmt *st;
 	va_list ap;
@@ -257,25 +258,25 @@ double psc_api_norm_quantile(double p)
 /* --- workloads --- */
 
 /* Columns 0..15 of a workload summary; ?1 = open-alert cutoff. */
-#define WORKLOAD_SQL                                                                              \
-	"SELECT w.id, h.name, w.cgroup, w.name, coalesce(l.managed, 0), w.first_seen,"           \
-	" w.last_seen, c.cluster, k.class,"                                                      \
-	" (SELECT s.cpu_s / s.span_s FROM workload_series s WHERE s.workload_id = w.id"          \
-	"  AND s.tier = 0 ORDER BY s.ts DESC LIMIT 1),"                                           \
-	" (SELECT s.mem_bytes FROM workload_series s WHERE s.workload_id = w.id AND s.tier = 0"  \
-	"  ORDER BY s.ts DESC LIMIT 1),"                                                          \
-	" l.workload_id IS NOT NULL, l.cpu_max_cores, l.memory_high, l.memory_max,"              \
-	" l.egress_bytes_per_s,"                                                                  \
-	" (SELECT count(*) FROM %s a WHERE a.workload_id = w.id AND a.ts >= ?1 AND NOT EXISTS"   \
-	"  (SELECT 1 FROM %s f WHERE f.kind = 'alert' AND f.ref_id = a.id))"                     \
-	" FROM workloads w JOIN hosts h ON h.id = w.host_id"                                     \
-	" LEFT JOIN workload_limits l ON l.workload_id = w.id"                                   \
+#define WORKLOAD_SQL                                                                               \
+	"SELECT w.id, h.name, w.cgroup, w.name, coalesce(l.managed, 0), w.first_seen,"             \
+	" w.last_seen, c.cluster, k.class,"                                                        \
+	" (SELECT s.cpu_s / s.span_s FROM workload_series s WHERE s.workload_id = w.id"            \
+	"  AND s.tier = 0 ORDER BY s.ts DESC LIMIT 1),"                                            \
+	" (SELECT s.mem_bytes FROM workload_series s WHERE s.workload_id = w.id AND s.tier = 0"    \
+	"  ORDER BY s.ts DESC LIMIT 1),"                                                           \
+	" l.workload_id IS NOT NULL, l.cpu_max_cores, l.memory_high, l.memory_max,"                \
+	" l.egress_bytes_per_s,"                                                                   \
+	" (SELECT count(*) FROM %s a WHERE a.workload_id = w.id AND a.ts >= ?1 AND NOT EXISTS"     \
+	"  (SELECT 1 FROM %s f WHERE f.kind = 'alert' AND f.ref_id = a.id))"                       \
+	" FROM workloads w JOIN hosts h ON h.id = w.host_id"                                       \
+	" LEFT JOIN workload_limits l ON l.workload_id = w.id"                                     \
 	" LEFT JOIN %s c ON c.workload_id = w.id LEFT JOIN %s k ON k.workload_id = w.id"
 
 static sqlite3_stmt *prep_workloads(struct psc_api *a, const char *tail)
 {
-	return prep(a, WORKLOAD_SQL " %s", rel(a, "alerts"), rel(a, "feedback"),
-		    rel(a, "clusters"), rel(a, "classes"), tail);
+	return prep(a, WORKLOAD_SQL " %s", rel(a, "alerts"), rel(a, "feedback"), rel(a, "clusters"),
+		    rel(a, "classes"), tail);
 }
 
 static json_t *workload_obj(sqlite3_stmt *st)
@@ -294,9 +295,10 @@ static json_t *workload_obj(sqlite3_stmt *st)
 	json_object_set_new(o, "cluster", col(st, 7));
 	json_object_set_new(o, "class", col(st, 8));
 	json_object_set_new(o, "cpu_cores", col(st, 9));
-	json_object_set_new(o, "mem_bytes", sqlite3_column_type(st, 10) == SQLITE_NULL
-						    ? json_null()
-						    : json_integer(sqlite3_column_int64(st, 10)));
+	json_object_set_new(o, "mem_bytes",
+			    sqlite3_column_type(st, 10) == SQLITE_NULL
+				    ? json_null()
+				    : json_integer(sqlite3_column_int64(st, 10)));
 	if (sqlite3_column_int(st, 11))
 		lim = json_pack("{s:o,s:o,s:o,s:o}", "cpu_max_cores", col(st, 12), "memory_high",
 				col(st, 13), "memory_max", col(st, 14), "egress_bytes_per_s",
@@ -405,8 +407,8 @@ static json_t *adjustments(struct psc_api *a, int64_t limit, const char *host, c
 		json_object_set_new(o, "issued_at", col(st, 3));
 		json_object_set_new(o, "expires_at", col(st, 4));
 		json_object_set_new(o, "reason", col(st, 5));
-		json_object_set_new(o, "tier", adj && adj->tier[0] ? json_string(adj->tier)
-								   : json_null());
+		json_object_set_new(o, "tier",
+				    adj && adj->tier[0] ? json_string(adj->tier) : json_null());
 		json_object_set_new(o, "targets", targets_obj(adj ? adj->targets : NULL));
 		json_object_set_new(o, "outcome",
 				    sqlite3_column_type(st, 7) == SQLITE_NULL
@@ -449,9 +451,8 @@ static json_t *alerts(struct psc_api *a, double since, int64_t limit, int64_t wo
 /* Sets @key of @res to the rows of the query built from @fmt, which may use the
  * parameters :id, :tier and :since. -EIO on a database error. */
 __attribute__((format(printf, 7, 8))) static int member_rows(struct psc_api *a, json_t *res,
-							      const char *key, int64_t id,
-							      int tier, double since,
-							      const char *fmt, ...)
+							     const char *key, int64_t id, int tier,
+							     double since, const char *fmt, ...)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	json_t *arr;
@@ -479,7 +480,7 @@ static int tier_from(const char *s)
 static unsigned get_workload(struct psc_api *a, const struct psc_api_request *req,
 			     const char *idstr, json_t **out)
 {
-	static const double default_span[] = { 6 * 3600.0, 7 * 86400.0, 60 * 86400.0 };
+	static const double default_span[] = {6 * 3600.0, 7 * 86400.0, 60 * 86400.0};
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	_cleanup_json_ json_t *res = NULL;
 	json_t *w, *hist, *ts, *cpu, *mem, *net, *req_s, *arr;
@@ -532,15 +533,16 @@ static unsigned get_workload(struct psc_api *a, const struct psc_api_request *re
 	json_object_set_new(res, "since", json_real(since));
 	json_object_set_new(res, "tier", json_string(tier == 0 ? "raw" : tier == 1 ? "5m" : "1h"));
 
-	st = prep(a,
-		  "SELECT * FROM (SELECT ws.ts, ws.cpu_s / ws.span_s,"
-		  " ws.mem_bytes, (ws.net_rx_bytes + ws.net_tx_bytes) * 1.0 / ws.span_s,"
-		  " (SELECT sum(es.count) FROM endpoint_series es JOIN endpoints e"
-		  "  ON e.id = es.endpoint_id WHERE e.workload_id = ws.workload_id"
-		  "  AND e.role = 'server' AND es.tier = ws.tier AND es.ts = ws.ts) * 1.0 / ws.span_s"
-		  " FROM workload_series ws WHERE ws.workload_id = ?1 AND ws.tier = ?2"
-		  " AND ws.ts >= ?3 ORDER BY ws.ts DESC LIMIT %d) ORDER BY 1",
-		  HISTORY_MAX);
+	st = prep(
+		a,
+		"SELECT * FROM (SELECT ws.ts, ws.cpu_s / ws.span_s,"
+		" ws.mem_bytes, (ws.net_rx_bytes + ws.net_tx_bytes) * 1.0 / ws.span_s,"
+		" (SELECT sum(es.count) FROM endpoint_series es JOIN endpoints e"
+		"  ON e.id = es.endpoint_id WHERE e.workload_id = ws.workload_id"
+		"  AND e.role = 'server' AND es.tier = ws.tier AND es.ts = ws.ts) * 1.0 / ws.span_s"
+		" FROM workload_series ws WHERE ws.workload_id = ?1 AND ws.tier = ?2"
+		" AND ws.ts >= ?3 ORDER BY ws.ts DESC LIMIT %d) ORDER BY 1",
+		HISTORY_MAX);
 	if (!st)
 		return db_fail(a, out);
 	sqlite3_bind_int64(st, 1, id);
@@ -606,7 +608,8 @@ static unsigned get_workload(struct psc_api *a, const struct psc_api_request *re
 
 static unsigned get_clusters(struct psc_api *a, json_t **out)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = prep(a,
+	_cleanup_stmt_ sqlite3_stmt *st = prep(
+		a,
 		"SELECT cluster, method, quality, workload_id FROM %s ORDER BY cluster, workload_id",
 		rel(a, "clusters"));
 	json_t *arr, *cur = NULL, *moves;
@@ -669,8 +672,7 @@ static unsigned get_alerts(struct psc_api *a, const struct psc_api_request *req,
 	return 200;
 }
 
-static unsigned get_adjustments(struct psc_api *a, const struct psc_api_request *req,
-				json_t **out)
+static unsigned get_adjustments(struct psc_api *a, const struct psc_api_request *req, json_t **out)
 {
 	int64_t limit;
 	json_t *arr;
@@ -728,10 +730,12 @@ static unsigned feedback(struct psc_api *a, json_t *fb, double now, json_t **out
 	if (jn && !json_is_null(jn)) {
 		note = json_string_value(jn);
 		if (!note || strlen(note) > 1000)
-			return fail(out, 400, "note", "note must be a string of at most 1000 bytes");
+			return fail(out, 400, "note",
+				    "note must be a string of at most 1000 bytes");
 	}
 	if (!table_exists(a, "feedback"))
-		return fail(out, 503, NULL, "feedback is not accepted: the allocation is not running");
+		return fail(out, 503, NULL,
+			    "feedback is not accepted: the allocation is not running");
 	st = prep(a, "SELECT 1 FROM %s WHERE id = ?1",
 		  !strcmp(kind, "alert") ? rel(a, "alerts") : "adjustments");
 	if (!st)
@@ -826,11 +830,12 @@ static unsigned post_ingest(struct psc_api *a, const struct psc_api_request *req
 	epp = calloc(n ? n : 1, sizeof(*epp));
 	if (!eps || !epp)
 		return fail(out, 500, NULL, "out of memory");
-	json_array_foreach(jeps, i, e) {
+	json_array_foreach(jeps, i, e)
+	{
 		Prescient__EndpointStats *ep = &eps[i];
 		const char *role;
-		static const char *const counters[] = { "count", "errors", "bytes_in", "bytes_out" };
-		uint64_t *dst[] = { &ep->count, &ep->errors, &ep->bytes_in, &ep->bytes_out };
+		static const char *const counters[] = {"count", "errors", "bytes_in", "bytes_out"};
+		uint64_t *dst[] = {&ep->count, &ep->errors, &ep->bytes_in, &ep->bytes_out};
 
 		prescient__endpoint_stats__init(ep);
 		epp[i] = ep;
@@ -896,15 +901,15 @@ static unsigned post_ingest(struct psc_api *a, const struct psc_api_request *req
 		return fail(out, 500, NULL, "cannot store the record: %s", strerror(-rc));
 	if (res == PSC_STORE_STALE)
 		return fail(out, 400, "window_end", "the window is older than the store keeps");
-	*out = json_pack("{s:b,s:s,s:I}", "stored", res == PSC_STORE_STORED, "host", host_id,
-			 "seq", (json_int_t)seq);
+	*out = json_pack("{s:b,s:s,s:I}", "stored", res == PSC_STORE_STORED, "host", host_id, "seq",
+			 (json_int_t)seq);
 	return 202;
 }
 
 /* The forecast of @series at the horizon nearest @horizon_s, at confidence @c (the rule
  * in api.h). */
-static int recommend(struct psc_api *a, int64_t id, const char *series, double horizon_s,
-		     double c, double *value, double *used_h)
+static int recommend(struct psc_api *a, int64_t id, const char *series, double horizon_s, double c,
+		     double *value, double *used_h)
 {
 	_cleanup_stmt_ sqlite3_stmt *st =
 		prep(a,
@@ -930,8 +935,8 @@ static int recommend(struct psc_api *a, int64_t id, const char *series, double h
 	return 0;
 }
 
-static unsigned post_allocation(struct psc_api *a, const struct psc_api_request *req,
-				json_t *body, json_t **out)
+static unsigned post_allocation(struct psc_api *a, const struct psc_api_request *req, json_t *body,
+				json_t **out)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	double c, h, cpu = NAN, mem = NAN, hc = NAN, hm = NAN;
@@ -969,39 +974,52 @@ static unsigned post_allocation(struct psc_api *a, const struct psc_api_request 
 			    (long long)id);
 	const char *why = "this is a recommendation only (POST /allocation/request)";
 	if (rc == 0)
-		psc_explain(&(struct psc_explain_facts){
-				    .workload = name, .resource = PSC_RES_CPU,
-				    .action = PSC_EXPLAIN_ALERT_ONLY, .usual = NAN,
-				    .predicted = cpu, .confidence = c, .lead_s = hc,
-				    .current_limit = cpu_lim, .new_limit = cpu, .file = "cpu.max",
-				    .cost_per_hour = NAN, .why_not = why },
+		psc_explain(&(struct psc_explain_facts){.workload = name,
+							.resource = PSC_RES_CPU,
+							.action = PSC_EXPLAIN_ALERT_ONLY,
+							.usual = NAN,
+							.predicted = cpu,
+							.confidence = c,
+							.lead_s = hc,
+							.current_limit = cpu_lim,
+							.new_limit = cpu,
+							.file = "cpu.max",
+							.cost_per_hour = NAN,
+							.why_not = why},
 			    ec, sizeof(ec));
 	if (rm == 0)
-		psc_explain(&(struct psc_explain_facts){
-				    .workload = name, .resource = PSC_RES_MEMORY,
-				    .action = PSC_EXPLAIN_ALERT_ONLY, .usual = NAN,
-				    .predicted = mem, .confidence = c, .lead_s = hm,
-				    .current_limit = mem_lim, .new_limit = mem,
-				    .file = "memory.high", .cost_per_hour = NAN, .why_not = why },
+		psc_explain(&(struct psc_explain_facts){.workload = name,
+							.resource = PSC_RES_MEMORY,
+							.action = PSC_EXPLAIN_ALERT_ONLY,
+							.usual = NAN,
+							.predicted = mem,
+							.confidence = c,
+							.lead_s = hm,
+							.current_limit = mem_lim,
+							.new_limit = mem,
+							.file = "memory.high",
+							.cost_per_hour = NAN,
+							.why_not = why},
 			    em, sizeof(em));
 	*out = json_pack("{s:I,s:f,s:f,s:o,s:o,s:o,s:s+++}", "workload_id", (json_int_t)id,
 			 "confidence", c, "horizon_s", h, "forecast_horizon_s",
-			 num_or_null(rc == 0 ? hc : hm), "cpu_cores", num_or_null(cpu),
-			 "mem_bytes", isfinite(mem) ? json_integer((json_int_t)ceil(mem)) : json_null(),
+			 num_or_null(rc == 0 ? hc : hm), "cpu_cores", num_or_null(cpu), "mem_bytes",
+			 isfinite(mem) ? json_integer((json_int_t)ceil(mem)) : json_null(),
 			 "explanation", ec, ec[0] && em[0] ? " " : "", em, "");
 	if (!*out)
 		return fail(out, 500, NULL, "out of memory");
 	return 200;
 }
 
-static const char *const constraint_keys[] = { "cpu_min", "cpu_max", "cpu_fixed",
-					       "mem_min", "mem_max", "mem_fixed" };
+static const char *const constraint_keys[] = {"cpu_min", "cpu_max", "cpu_fixed",
+					      "mem_min", "mem_max", "mem_fixed"};
 
 static unsigned post_model_update(struct psc_api *a, const struct psc_api_request *req,
 				  json_t *body, json_t **out)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	json_t *cons = json_object_get(body, "constraints"), *fb = json_object_get(body, "feedback");
+	json_t *cons = json_object_get(body, "constraints"),
+	       *fb = json_object_get(body, "feedback");
 	json_t *res, *j;
 	const char *key;
 	int64_t id, fid = 0;
@@ -1013,13 +1031,16 @@ static unsigned post_model_update(struct psc_api *a, const struct psc_api_reques
 		return fail(out, 400, "constraints", "give constraints and/or feedback");
 	if (cons && !json_is_object(cons))
 		return fail(out, 400, "constraints", "constraints must be an object");
-	json_object_foreach(cons, key, j) {
+	json_object_foreach(cons, key, j)
+	{
 		bool known = false;
 		for (size_t i = 0; i < PSC_ARRAY_SIZE(constraint_keys); i++)
 			known |= !strcmp(key, constraint_keys[i]);
 		if (!known)
-			return fail(out, 400, key, "unknown constraint '%s' (cpu_min, cpu_max, "
-				    "cpu_fixed, mem_min, mem_max, mem_fixed)", key);
+			return fail(out, 400, key,
+				    "unknown constraint '%s' (cpu_min, cpu_max, "
+				    "cpu_fixed, mem_min, mem_max, mem_fixed)",
+				    key);
 		if (!json_is_null(j) && (!json_is_number(j) || !(json_number_value(j) >= 0) ||
 					 !isfinite(json_number_value(j))))
 			return fail(out, 400, key, "%s must be a number >= 0 or null", key);
@@ -1027,7 +1048,8 @@ static unsigned post_model_update(struct psc_api *a, const struct psc_api_reques
 	if (!workload_exists(a, id))
 		return fail(out, 404, "workload_id", "no workload %lld", (long long)id);
 	if (cons && !table_exists(a, "workload_constraints"))
-		return fail(out, 503, NULL, "constraints are not accepted: the allocation is not running");
+		return fail(out, 503, NULL,
+			    "constraints are not accepted: the allocation is not running");
 	if (fb) {
 		s = feedback(a, fb, req->now, out, &fid);
 		if (s != 201)
@@ -1051,7 +1073,8 @@ static unsigned post_model_update(struct psc_api *a, const struct psc_api_reques
 		sqlite3_bind_double(st, 2, req->now);
 	}
 	bool ok = st && sqlite3_step(st) == SQLITE_DONE;
-	json_object_foreach(cons, key, j) {
+	json_object_foreach(cons, key, j)
+	{
 		sqlite3_finalize(st);
 		/* @key is one of constraint_keys (checked above), never free text. */
 		st = ok ? prep(a, "UPDATE workload_constraints SET %s = ?2 WHERE workload_id = ?1",
@@ -1091,8 +1114,8 @@ static unsigned post_model_update(struct psc_api *a, const struct psc_api_reques
 
 bool psc_api_owns(const char *path)
 {
-	static const char *const prefixes[] = { "/api/", "/behavioralData/", "/allocation/",
-						"/model/" };
+	static const char *const prefixes[] = {"/api/", "/behavioralData/", "/allocation/",
+					       "/model/"};
 
 	for (size_t i = 0; i < PSC_ARRAY_SIZE(prefixes); i++)
 		if (!strncmp(path, prefixes[i], strlen(prefixes[i])))
@@ -1116,8 +1139,18 @@ static bool token_ok(const struct psc_api *a, const char *auth)
 	return d == 0 && al == tl;
 }
 
-enum route { R_NONE, R_WORKLOADS, R_WORKLOAD, R_CLUSTERS, R_ALERTS, R_ADJUSTMENTS, R_FEEDBACK,
-	     R_INGEST, R_ALLOCATION, R_MODEL };
+enum route {
+	R_NONE,
+	R_WORKLOADS,
+	R_WORKLOAD,
+	R_CLUSTERS,
+	R_ALERTS,
+	R_ADJUSTMENTS,
+	R_FEEDBACK,
+	R_INGEST,
+	R_ALLOCATION,
+	R_MODEL
+};
 
 static enum route route_of(const char *path, bool *post, const char **arg)
 {
@@ -1126,14 +1159,14 @@ static enum route route_of(const char *path, bool *post, const char **arg)
 		enum route r;
 		bool post;
 	} routes[] = {
-		{ "/api/v1/workloads", R_WORKLOADS, false },
-		{ "/api/v1/clusters", R_CLUSTERS, false },
-		{ "/api/v1/alerts", R_ALERTS, false },
-		{ "/api/v1/adjustments", R_ADJUSTMENTS, false },
-		{ "/api/v1/feedback", R_FEEDBACK, true },
-		{ "/behavioralData/ingest", R_INGEST, true },
-		{ "/allocation/request", R_ALLOCATION, true },
-		{ "/model/update", R_MODEL, true },
+		{"/api/v1/workloads", R_WORKLOADS, false},
+		{"/api/v1/clusters", R_CLUSTERS, false},
+		{"/api/v1/alerts", R_ALERTS, false},
+		{"/api/v1/adjustments", R_ADJUSTMENTS, false},
+		{"/api/v1/feedback", R_FEEDBACK, true},
+		{"/behavioralData/ingest", R_INGEST, true},
+		{"/allocation/request", R_ALLOCATION, true},
+		{"/model/update", R_MODEL, true},
 	};
 	static const char wl[] = "/api/v1/workloads/";
 
@@ -1166,7 +1199,8 @@ static unsigned dispatch(struct psc_api *a, const struct psc_api_request *req, j
 	if (post && !a->token)
 		return fail(out, 403, NULL, "no API token configured (--api-token-file)");
 	if ((post || !a->open_reads) && !token_ok(a, req->authorization))
-		return fail(out, 401, "Authorization", "a valid \"Authorization: Bearer TOKEN\" "
+		return fail(out, 401, "Authorization",
+			    "a valid \"Authorization: Bearer TOKEN\" "
 			    "header is needed");
 	if (post) {
 		body = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
@@ -1218,8 +1252,7 @@ int psc_api_handle(struct psc_api *a, const struct psc_api_request *req,
 
 /* --- setup --- */
 
-int psc_api_new(struct psc_api **out, const struct psc_api_options *opt, char *err,
-		size_t errlen)
+int psc_api_new(struct psc_api **out, const struct psc_api_options *opt, char *err, size_t errlen)
 {
 	struct psc_api *a = calloc(1, sizeof(*a));
 

@@ -39,11 +39,11 @@ struct psc_api_options {
 };
 
 struct psc_api_request {
-	const char *method; /* "GET", "POST", ... */
-	const char *path;   /* without the query string */
-	const char *query;  /* decoded "k=v&k=v" or NULL */
+	const char *method;	   /* "GET", "POST", ... */
+	const char *path;	   /* without the query string */
+	const char *query;	   /* decoded "k=v&k=v" or NULL */
 	const char *authorization; /* the header's value or NULL */
-	const char *body;   /* POST body (need not be NUL-terminated) or NULL */
+	const char *body;	   /* POST body (need not be NUL-terminated) or NULL */
 	size_t body_len;
 	double now; /* Unix time of the request */
 };
@@ -57,8 +57,7 @@ struct psc_api;
 
 /* Opens its connections on @opt->db_path (which the store has created and migrated).
  * Returns 0, -EIO (@err says why) or -ENOMEM; *out untouched on failure. */
-int psc_api_new(struct psc_api **out, const struct psc_api_options *opt, char *err,
-		size_t errlen);
+int psc_api_new(struct psc_api **out, const struct psc_api_options *opt, char *err, size_t errlen);
 /* Accepts NULL; sets *a to NULL. */
 void psc_api_free(struct psc_api **a);
 

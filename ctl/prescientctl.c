@@ -19,7 +19,7 @@
 enum { EXIT_API = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
 
 #define DEFAULT_SERVER "http://127.0.0.1:9470"
-#define SPARK_WIDTH 60
+#define SPARK_WIDTH    60
 
 struct ctl {
 	const char *server;
@@ -32,37 +32,37 @@ struct ctl {
 static const struct cmd_help {
 	const char *name, *synopsis, *text;
 } helps[] = {
-	{ "workloads", "workloads",
-	  "List every workload: host, name, managed, latest CPU and memory, limits, cluster,\n"
-	  "class and open alerts (GET /api/v1/workloads).\n" },
-	{ "workload", "workload ID [--since UNIX] [--tier raw|5m|1h]",
-	  "One workload: its identity and limits, sparklines of CPU and memory history,\n"
-	  "forecasts, endpoints, detected shifts, alerts and adjustments\n"
-	  "(GET /api/v1/workloads/ID).\n"
-	  "  --since UNIX   history from this Unix time (default: the last 6 h of raw data)\n"
-	  "  --tier T       raw windows, 5m or 1h buckets (default raw)\n" },
-	{ "clusters", "clusters",
-	  "Clusters of workloads that behave alike, and recent moves between them\n"
-	  "(GET /api/v1/clusters).\n" },
-	{ "alerts", "alerts [--limit N] [--since UNIX]",
-	  "Explained alerts, newest first (GET /api/v1/alerts).\n"
-	  "  --limit N      at most N (1..1000, default 100)\n"
-	  "  --since UNIX   only alerts at or after this Unix time\n" },
-	{ "adjustments", "adjustments [--limit N]",
-	  "Signed limit changes sent to the agents, newest first, with their outcome\n"
-	  "(GET /api/v1/adjustments).\n"
-	  "  --limit N      at most N (1..1000, default 100)\n" },
-	{ "feedback", "feedback ID right|wrong [--adjustment] [--note TEXT]",
-	  "Mark alert ID (or adjustment ID with --adjustment) as right or wrong; the allocation\n"
-	  "adjusts the workload's detection threshold or margin from it (POST\n"
-	  "/api/v1/feedback; needs the token).\n"
-	  "  --adjustment   ID is an adjustment, not an alert\n"
-	  "  --note TEXT    a note stored with the verdict\n" },
-	{ "recommend", "recommend ID [--confidence C] [--horizon SECONDS]",
-	  "A CPU and memory recommendation for workload ID from its forecasts, with its\n"
-	  "explanation (POST /allocation/request; needs the token).\n"
-	  "  --confidence C  in (0, 1) (default 0.99)\n"
-	  "  --horizon S     seconds ahead (default 300)\n" },
+	{"workloads", "workloads",
+	 "List every workload: host, name, managed, latest CPU and memory, limits, cluster,\n"
+	 "class and open alerts (GET /api/v1/workloads).\n"},
+	{"workload", "workload ID [--since UNIX] [--tier raw|5m|1h]",
+	 "One workload: its identity and limits, sparklines of CPU and memory history,\n"
+	 "forecasts, endpoints, detected shifts, alerts and adjustments\n"
+	 "(GET /api/v1/workloads/ID).\n"
+	 "  --since UNIX   history from this Unix time (default: the last 6 h of raw data)\n"
+	 "  --tier T       raw windows, 5m or 1h buckets (default raw)\n"},
+	{"clusters", "clusters",
+	 "Clusters of workloads that behave alike, and recent moves between them\n"
+	 "(GET /api/v1/clusters).\n"},
+	{"alerts", "alerts [--limit N] [--since UNIX]",
+	 "Explained alerts, newest first (GET /api/v1/alerts).\n"
+	 "  --limit N      at most N (1..1000, default 100)\n"
+	 "  --since UNIX   only alerts at or after this Unix time\n"},
+	{"adjustments", "adjustments [--limit N]",
+	 "Signed limit changes sent to the agents, newest first, with their outcome\n"
+	 "(GET /api/v1/adjustments).\n"
+	 "  --limit N      at most N (1..1000, default 100)\n"},
+	{"feedback", "feedback ID right|wrong [--adjustment] [--note TEXT]",
+	 "Mark alert ID (or adjustment ID with --adjustment) as right or wrong; the allocation\n"
+	 "adjusts the workload's detection threshold or margin from it (POST\n"
+	 "/api/v1/feedback; needs the token).\n"
+	 "  --adjustment   ID is an adjustment, not an alert\n"
+	 "  --note TEXT    a note stored with the verdict\n"},
+	{"recommend", "recommend ID [--confidence C] [--horizon SECONDS]",
+	 "A CPU and memory recommendation for workload ID from its forecasts, with its\n"
+	 "explanation (POST /allocation/request; needs the token).\n"
+	 "  --confidence C  in (0, 1) (default 0.99)\n"
+	 "  --horizon S     seconds ahead (default 300)\n"},
 };
 
 static void help(FILE *f)
@@ -105,8 +105,7 @@ static int cmd_help(const char *name)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,
-							      ...)
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -147,7 +146,7 @@ static int call(const struct ctl *c, const char *method, const char *path, json_
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdr = NULL;
-	struct buf b = { 0 };
+	struct buf b = {0};
 	_cleanup_free_ char *url = NULL, *auth = NULL, *payload = NULL;
 	json_error_t jerr;
 	json_t *j;
@@ -188,8 +187,8 @@ static int call(const struct ctl *c, const char *method, const char *path, json_
 		const char *field = json_string_value(json_object_get(j, "field"));
 
 		fprintf(stderr, "prescientctl: %s (HTTP %ld%s%s)\n",
-			msg ? msg : "the server answered an error", status,
-			field ? ", field " : "", field ? field : "");
+			msg ? msg : "the server answered an error", status, field ? ", field " : "",
+			field ? field : "");
 		json_decref(j);
 		ret = EXIT_API;
 		goto out;
@@ -227,7 +226,7 @@ static double jnum(json_t *o, const char *key)
 
 static void fmt_bytes(double v, char *buf, size_t len)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	size_t i = 0;
 
 	if (!isfinite(v)) {
@@ -312,7 +311,7 @@ struct table {
 
 static void table_init(struct table *t, const char *align)
 {
-	*t = (struct table){ .ncol = strlen(align), .align = align };
+	*t = (struct table){.ncol = strlen(align), .align = align};
 }
 
 static void table_row(struct table *t, ...)
@@ -334,7 +333,7 @@ static void table_row(struct table *t, ...)
 
 static void table_print(struct table *t)
 {
-	size_t w[32] = { 0 };
+	size_t w[32] = {0};
 
 	for (size_t r = 0; r < t->nrow; r++)
 		for (size_t i = 0; i < t->ncol && i < 32; i++) {
@@ -383,7 +382,7 @@ static void table_done(struct table *t, const char *empty)
 /* A sparkline of @arr (numbers or nulls) averaged into at most SPARK_WIDTH columns. */
 static void sparkline(json_t *arr, char *out, size_t len, double *lo, double *hi, double *last)
 {
-	static const char *const bars[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+	static const char *const bars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 	size_t n = json_array_size(arr), cols = n < SPARK_WIDTH ? n : SPARK_WIDTH, o = 0;
 	double v[SPARK_WIDTH];
 
@@ -447,24 +446,27 @@ static int do_workloads(const struct ctl *c)
 	table_init(&t, "rllrrrrrrlr");
 	table_row(&t, "ID", "HOST", "NAME", "MANAGED", "CPU", "MEM", "CPU-LIMIT", "MEM-HIGH",
 		  "CLUSTER", "CLASS", "ALERTS");
-	json_array_foreach(json_object_get(j, "workloads"), i, w) {
+	json_array_foreach(json_object_get(j, "workloads"), i, w)
+	{
 		char id[24], cpu[24], mem[24], cl[24], ml[24], cluster[24], alerts[24];
 		json_t *jc = json_object_get(w, "cluster");
 
-		snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(w, "id")));
+		snprintf(id, sizeof(id), "%lld",
+			 (long long)json_integer_value(json_object_get(w, "id")));
 		fmt_cores(jnum(w, "cpu_cores"), cpu, sizeof(cpu));
 		fmt_bytes(jnum(w, "mem_bytes"), mem, sizeof(mem));
 		limits_text(json_object_get(w, "limits"), cl, ml, sizeof(cl));
 		if (json_is_integer(jc))
-			snprintf(cluster, sizeof(cluster), "%lld", (long long)json_integer_value(jc));
+			snprintf(cluster, sizeof(cluster), "%lld",
+				 (long long)json_integer_value(jc));
 		else
 			snprintf(cluster, sizeof(cluster), "-");
 		snprintf(alerts, sizeof(alerts), "%lld",
 			 (long long)json_integer_value(json_object_get(w, "open_alerts")));
 		table_row(&t, id, jstr(w, "host", "-"),
 			  jstr(w, "name", "")[0] ? jstr(w, "name", "") : jstr(w, "cgroup", "-"),
-			  json_is_true(json_object_get(w, "managed")) ? "yes" : "no", cpu, mem, cl, ml,
-			  cluster, jstr(w, "class", "-"), alerts);
+			  json_is_true(json_object_get(w, "managed")) ? "yes" : "no", cpu, mem, cl,
+			  ml, cluster, jstr(w, "class", "-"), alerts);
 	}
 	table_done(&t, "no workloads yet");
 out:
@@ -508,7 +510,8 @@ static int do_workload(const struct ctl *c, const char *id, const char *since, c
 		     tier ? tier : "raw") < 0)
 		return EXIT_API;
 	if (!since) /* the server's default range */
-		memmove(strstr(path, "since="), strstr(path, "tier="), strlen(strstr(path, "tier=")) + 1);
+		memmove(strstr(path, "since="), strstr(path, "tier="),
+			strlen(strstr(path, "tier=")) + 1);
 	r = call(c, "GET", path, NULL, &j);
 	if (r || c->json)
 		goto out;
@@ -517,7 +520,8 @@ static int do_workload(const struct ctl *c, const char *id, const char *since, c
 	       jstr(w, "cgroup", "-"), jstr(w, "host", "-"));
 	limits_text(json_object_get(w, "limits"), a, b, sizeof(a));
 	printf("  name %s, %s, cluster %s, limits: cpu.max %s, memory.high %s\n",
-	       jstr(w, "name", "-"), json_is_true(json_object_get(w, "managed")) ? "managed" : "observed",
+	       jstr(w, "name", "-"),
+	       json_is_true(json_object_get(w, "managed")) ? "managed" : "observed",
 	       json_is_integer(json_object_get(w, "cluster"))
 		       ? (snprintf(d, sizeof(d), "%lld",
 				   (long long)json_integer_value(json_object_get(w, "cluster"))),
@@ -538,7 +542,8 @@ static int do_workload(const struct ctl *c, const char *id, const char *since, c
 		printf("\nforecasts:\n");
 		table_init(&t, "lrrrrl");
 		table_row(&t, "SERIES", "HORIZON", "P10", "P50", "P90", "MODEL");
-		json_array_foreach(json_object_get(j, "forecasts"), i, x) {
+		json_array_foreach(json_object_get(j, "forecasts"), i, x)
+		{
 			char h[32];
 			fmt_num(jnum(x, "horizon_s"), "%.0fs", h, sizeof(h));
 			fmt_series(jstr(x, "series", ""), jnum(x, "p10"), a, sizeof(a));
@@ -552,7 +557,8 @@ static int do_workload(const struct ctl *c, const char *id, const char *since, c
 		printf("\nendpoints:\n");
 		table_init(&t, "lllrr");
 		table_row(&t, "PROTOCOL", "ROLE", "ENDPOINT", "COUNT", "ERRORS");
-		json_array_foreach(json_object_get(j, "endpoints"), i, x) {
+		json_array_foreach(json_object_get(j, "endpoints"), i, x)
+		{
 			if (i >= 10)
 				break;
 			fmt_num(jnum(x, "count"), "%.0f", a, sizeof(a));
@@ -566,7 +572,8 @@ static int do_workload(const struct ctl *c, const char *id, const char *since, c
 		printf("\ndetected shifts (newest first):\n");
 		table_init(&t, "llrl");
 		table_row(&t, "TIME", "SERIES", "SCORE", "DETAIL");
-		json_array_foreach(json_object_get(j, "detections"), i, x) {
+		json_array_foreach(json_object_get(j, "detections"), i, x)
+		{
 			if (i >= 5)
 				break;
 			fmt_time(jnum(x, "ts"), a, sizeof(a));
@@ -577,7 +584,8 @@ static int do_workload(const struct ctl *c, const char *id, const char *since, c
 	}
 	if (json_array_size(json_object_get(j, "alerts"))) {
 		printf("\nalerts:\n");
-		json_array_foreach(json_object_get(j, "alerts"), i, x) {
+		json_array_foreach(json_object_get(j, "alerts"), i, x)
+		{
 			if (i >= 5)
 				break;
 			fmt_time(jnum(x, "ts"), a, sizeof(a));
@@ -588,7 +596,8 @@ static int do_workload(const struct ctl *c, const char *id, const char *since, c
 	}
 	if (json_array_size(json_object_get(j, "adjustments"))) {
 		printf("\nadjustments:\n");
-		json_array_foreach(json_object_get(j, "adjustments"), i, x) {
+		json_array_foreach(json_object_get(j, "adjustments"), i, x)
+		{
 			if (i >= 5)
 				break;
 			fmt_time(jnum(x, "issued_at"), a, sizeof(a));
@@ -613,14 +622,16 @@ static int do_clusters(const struct ctl *c)
 		goto out;
 	table_init(&t, "rlrl");
 	table_row(&t, "CLUSTER", "METHOD", "QUALITY", "MEMBERS");
-	json_array_foreach(json_object_get(j, "clusters"), i, x) {
+	json_array_foreach(json_object_get(j, "clusters"), i, x)
+	{
 		char id[24], q[24], members[512] = "";
 		size_t o = 0;
 
 		snprintf(id, sizeof(id), "%lld",
 			 (long long)json_integer_value(json_object_get(x, "cluster")));
 		fmt_num(jnum(x, "quality"), "%.2f", q, sizeof(q));
-		json_array_foreach(json_object_get(x, "members"), k, m) {
+		json_array_foreach(json_object_get(x, "members"), k, m)
+		{
 			if (o + 24 >= sizeof(members))
 				break;
 			o += (size_t)snprintf(members + o, sizeof(members) - o, "%s%lld",
@@ -653,9 +664,11 @@ static int do_alerts(const struct ctl *c, const char *limit, const char *since)
 		goto out;
 	table_init(&t, "rlrllrll");
 	table_row(&t, "ID", "TIME", "WORKLOAD", "HOST", "KIND", "SCORE", "FEEDBACK", "TEXT");
-	json_array_foreach(json_object_get(j, "alerts"), i, x) {
+	json_array_foreach(json_object_get(j, "alerts"), i, x)
+	{
 		char id[24], ts[32], wl[24], sc[24], text[512];
-		snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(x, "id")));
+		snprintf(id, sizeof(id), "%lld",
+			 (long long)json_integer_value(json_object_get(x, "id")));
 		fmt_time(jnum(x, "ts"), ts, sizeof(ts));
 		fmt_num(jnum(x, "workload_id"), "%.0f", wl, sizeof(wl));
 		fmt_num(jnum(x, "score"), "%.2f", sc, sizeof(sc));
@@ -676,7 +689,8 @@ static void targets_text(json_t *tg, char *buf, size_t len)
 	size_t o = 0;
 
 	buf[0] = '\0';
-	json_object_foreach(tg, key, v) {
+	json_object_foreach(tg, key, v)
+	{
 		char val[32];
 		if (strstr(key, "memory"))
 			fmt_bytes(json_number_value(v), val, sizeof(val));
@@ -704,9 +718,11 @@ static int do_adjustments(const struct ctl *c, const char *limit)
 		goto out;
 	table_init(&t, "rllllll");
 	table_row(&t, "ID", "ISSUED", "HOST", "WORKLOAD", "TIER", "TARGETS", "OUTCOME");
-	json_array_foreach(json_object_get(j, "adjustments"), i, x) {
+	json_array_foreach(json_object_get(j, "adjustments"), i, x)
+	{
 		char id[24], ts[32], tg[256];
-		snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(x, "id")));
+		snprintf(id, sizeof(id), "%lld",
+			 (long long)json_integer_value(json_object_get(x, "id")));
 		fmt_time(jnum(x, "issued_at"), ts, sizeof(ts));
 		targets_text(json_object_get(x, "targets"), tg, sizeof(tg));
 		table_row(&t, id, ts, jstr(x, "host", "-"), jstr(x, "workload", "-"),
@@ -801,16 +817,16 @@ static int run(struct ctl *c, int argc, char **argv)
 {
 	enum { O_HELP = 256, O_SINCE, O_TIER, O_LIMIT, O_ADJ, O_NOTE, O_CONF, O_HORIZON };
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, O_HELP },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "tier", required_argument, NULL, O_TIER },
-		{ "limit", required_argument, NULL, O_LIMIT },
-		{ "adjustment", no_argument, NULL, O_ADJ },
-		{ "note", required_argument, NULL, O_NOTE },
-		{ "confidence", required_argument, NULL, O_CONF },
-		{ "horizon", required_argument, NULL, O_HORIZON },
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 },
+		{"help", no_argument, NULL, O_HELP},
+		{"since", required_argument, NULL, O_SINCE},
+		{"tier", required_argument, NULL, O_TIER},
+		{"limit", required_argument, NULL, O_LIMIT},
+		{"adjustment", no_argument, NULL, O_ADJ},
+		{"note", required_argument, NULL, O_NOTE},
+		{"confidence", required_argument, NULL, O_CONF},
+		{"horizon", required_argument, NULL, O_HORIZON},
+		{"json", no_argument, NULL, 'j'},
+		{0},
 	};
 	/* Which options each command takes. */
 	static const struct {
@@ -818,13 +834,13 @@ static int run(struct ctl *c, int argc, char **argv)
 		int opt[4];
 		int nargs;
 	} takes[] = {
-		{ "workloads", { 0 }, 0 },
-		{ "workload", { O_SINCE, O_TIER }, 1 },
-		{ "clusters", { 0 }, 0 },
-		{ "alerts", { O_LIMIT, O_SINCE }, 0 },
-		{ "adjustments", { O_LIMIT }, 0 },
-		{ "feedback", { O_ADJ, O_NOTE }, 2 },
-		{ "recommend", { O_CONF, O_HORIZON }, 1 },
+		{"workloads", {0}, 0},
+		{"workload", {O_SINCE, O_TIER}, 1},
+		{"clusters", {0}, 0},
+		{"alerts", {O_LIMIT, O_SINCE}, 0},
+		{"adjustments", {O_LIMIT}, 0},
+		{"feedback", {O_ADJ, O_NOTE}, 2},
+		{"recommend", {O_CONF, O_HORIZON}, 1},
 	};
 	const char *cmd = argv[0], *since = NULL, *tier = NULL, *limit = NULL, *note = NULL;
 	double conf = 0.99, horizon = 300;
@@ -871,9 +887,12 @@ static int run(struct ctl *c, int argc, char **argv)
 			double v = strtod(optarg, &end);
 			if (end == optarg || *end || !isfinite(v) || v <= 0 ||
 			    (o == O_CONF && v >= 1))
-				return usage_error(cmd, o == O_CONF ? "--confidence: expected a number in (0, 1), not '%s'"
-								    : "--horizon: expected seconds > 0, not '%s'",
-						   optarg);
+				return usage_error(
+					cmd,
+					o == O_CONF
+						? "--confidence: expected a number in (0, 1), not '%s'"
+						: "--horizon: expected seconds > 0, not '%s'",
+					optarg);
 			*(o == O_CONF ? &conf : &horizon) = v;
 			break;
 		}
@@ -928,14 +947,14 @@ int main(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_TOKEN, O_JSON, O_HELP, O_VERSION };
 	static const struct option opts[] = {
-		{ "server", required_argument, NULL, O_SERVER },
-		{ "token-file", required_argument, NULL, O_TOKEN },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ 0 },
+		{"server", required_argument, NULL, O_SERVER},
+		{"token-file", required_argument, NULL, O_TOKEN},
+		{"json", no_argument, NULL, O_JSON},
+		{"help", no_argument, NULL, O_HELP},
+		{"version", no_argument, NULL, O_VERSION},
+		{0},
 	};
-	struct ctl c = { .server = getenv("PRESCIENT_SERVER") };
+	struct ctl c = {.server = getenv("PRESCIENT_SERVER")};
 	const char *token_file = getenv("PRESCIENT_TOKEN_FILE");
 	_cleanup_free_ char *server = NULL;
 	int o, r;

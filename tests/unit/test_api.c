@@ -27,9 +27,9 @@
 #include "store.h"
 #include "wire.h"
 
-#define T0 1800000000.0
+#define T0    1800000000.0
 #define TOKEN "t0ken-for-tests"
-#define AUTH "Bearer " TOKEN
+#define AUTH  "Bearer " TOKEN
 
 static char dir[256], db[300];
 static uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
@@ -40,7 +40,7 @@ static void fill(struct psc_store *s)
 {
 	for (uint64_t seq = 1; seq <= 40; seq++) {
 		Prescient__HostReport r = PRESCIENT__HOST_REPORT__INIT;
-		Prescient__WorkloadWindow w[2], *wp[2] = { &w[0], &w[1] };
+		Prescient__WorkloadWindow w[2], *wp[2] = {&w[0], &w[1]};
 		Prescient__EndpointStats ep = PRESCIENT__ENDPOINT_STATS__INIT, *epp = &ep;
 		Prescient__Targets lim = PRESCIENT__TARGETS__INIT;
 		enum psc_store_result res;
@@ -140,8 +140,8 @@ static int setup(void **state)
 	assert_int_equal(psc_store_open(&f->store, db, NULL, err, sizeof(err)), 0);
 	fill(f->store);
 	assert_int_equal(psc_api_new(&f->api,
-				     &(struct psc_api_options){ .db_path = db, .token = TOKEN,
-								.open_reads = true },
+				     &(struct psc_api_options){
+					     .db_path = db, .token = TOKEN, .open_reads = true},
 				     err, sizeof(err)),
 			 0);
 	*state = f;
@@ -180,18 +180,21 @@ static int teardown(void **state)
 static json_t *call(struct psc_api *api, const char *method, const char *path, const char *query,
 		    const char *auth, const char *body, unsigned want)
 {
-	struct psc_api_response resp = { 0 };
+	struct psc_api_response resp = {0};
 	json_error_t e;
 	json_t *j;
 
-	assert_int_equal(psc_api_handle(api,
-					&(struct psc_api_request){
-						.method = method, .path = path, .query = query,
-						.authorization = auth, .body = body,
-						.body_len = body ? strlen(body) : 0,
-						.now = T0 + 500 },
-					&resp),
-			 0);
+	assert_int_equal(
+		psc_api_handle(api,
+			       &(struct psc_api_request){.method = method,
+							 .path = path,
+							 .query = query,
+							 .authorization = auth,
+							 .body = body,
+							 .body_len = body ? strlen(body) : 0,
+							 .now = T0 + 500},
+			       &resp),
+		0);
 	j = json_loads(resp.body, 0, &e);
 	if (resp.status != want)
 		fprintf(stderr, "%s %s: %u %s\n", method, path, resp.status, resp.body);
@@ -265,11 +268,12 @@ static void test_workload_detail(void **state)
 	j = call(f->api, "GET", "/api/v1/workloads/1", NULL, NULL, NULL, 200);
 	h = json_object_get(j, "history");
 	assert_int_equal(json_array_size(json_object_get(h, "ts")), 40);
-	assert_float_equal(json_number_value(json_array_get(json_object_get(h, "ts"), 0)), T0, 1e-6);
-	assert_float_equal(json_number_value(json_array_get(json_object_get(h, "cpu_cores"), 3)), 0.5,
-			   1e-9);
-	assert_float_equal(json_number_value(json_array_get(json_object_get(h, "req_per_s"), 3)), 10,
-			   1e-9);
+	assert_float_equal(json_number_value(json_array_get(json_object_get(h, "ts"), 0)), T0,
+			   1e-6);
+	assert_float_equal(json_number_value(json_array_get(json_object_get(h, "cpu_cores"), 3)),
+			   0.5, 1e-9);
+	assert_float_equal(json_number_value(json_array_get(json_object_get(h, "req_per_s"), 3)),
+			   10, 1e-9);
 	assert_float_equal(
 		json_number_value(json_array_get(json_object_get(h, "net_bytes_per_s"), 3)), 200,
 		1e-9);
@@ -279,14 +283,14 @@ static void test_workload_detail(void **state)
 			    "holt_winters");
 	assert_int_equal(json_array_size(json_object_get(j, "detections")), 1);
 	assert_int_equal(json_array_size(json_object_get(j, "limits_history")), 1);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "class"), "class")),
-			    "web");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "workload"),
-							    "cluster")),
-			 0);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "class"), "class")), "web");
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(j, "workload"), "cluster")), 0);
 	eps = json_object_get(j, "endpoints");
 	assert_int_equal(json_array_size(eps), 1);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(eps, 0), "count")), 4000);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(eps, 0), "count")),
+			 4000);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(eps, 0), "errors")), 80);
 	json_decref(j);
 
@@ -305,7 +309,8 @@ static void test_workload_detail(void **state)
 	expect_error(f->api, "GET", "/api/v1/workloads/99", NULL, NULL, NULL, 404, "id");
 	expect_error(f->api, "GET", "/api/v1/workloads/abc", NULL, NULL, NULL, 400, "id");
 	expect_error(f->api, "GET", "/api/v1/workloads/1", "tier=2h", NULL, NULL, 400, "tier");
-	expect_error(f->api, "GET", "/api/v1/workloads/1", "since=yesterday", NULL, NULL, 400, "since");
+	expect_error(f->api, "GET", "/api/v1/workloads/1", "since=yesterday", NULL, NULL, 400,
+		     "since");
 }
 
 static void test_clusters(void **state)
@@ -344,7 +349,7 @@ static void test_alerts_feedback(void **state)
 	assert_int_equal(json_array_size(json_object_get(j, "alerts")), 0);
 	json_decref(j);
 	expect_status(f->api, "POST", "/api/v1/feedback", NULL, AUTH,
-		 "{\"kind\":\"alert\",\"id\":1,\"verdict\":\"wrong\"}", 503);
+		      "{\"kind\":\"alert\",\"id\":1,\"verdict\":\"wrong\"}", 503);
 
 	create_model_tables();
 	exec("INSERT INTO alerts (ts, workload_id, host, kind, score, text) VALUES"
@@ -378,19 +383,20 @@ static void test_alerts_feedback(void **state)
 	json_decref(j);
 	/* The alert with feedback is no longer open; the other of workload 1 is. */
 	j = call(f->api, "GET", "/api/v1/workloads", NULL, NULL, NULL, 200);
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_array_get(json_object_get(j, "workloads"), 0), "open_alerts")),
-			 1);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_array_get(json_object_get(j, "workloads"), 0), "open_alerts")),
+		1);
 	json_decref(j);
 
 	expect_error(f->api, "POST", "/api/v1/feedback", NULL, AUTH,
-		 "{\"kind\":\"alert\",\"id\":1,\"verdict\":\"maybe\"}", 400, "verdict");
+		     "{\"kind\":\"alert\",\"id\":1,\"verdict\":\"maybe\"}", 400, "verdict");
 	expect_error(f->api, "POST", "/api/v1/feedback", NULL, AUTH,
-		 "{\"kind\":\"nothing\",\"id\":1,\"verdict\":\"right\"}", 400, "kind");
+		     "{\"kind\":\"nothing\",\"id\":1,\"verdict\":\"right\"}", 400, "kind");
 	expect_error(f->api, "POST", "/api/v1/feedback", NULL, AUTH,
-		 "{\"kind\":\"alert\",\"id\":\"1\",\"verdict\":\"right\"}", 400, "id");
+		     "{\"kind\":\"alert\",\"id\":\"1\",\"verdict\":\"right\"}", 400, "id");
 	expect_error(f->api, "POST", "/api/v1/feedback", NULL, AUTH,
-		 "{\"kind\":\"adjustment\",\"id\":77,\"verdict\":\"right\"}", 404, "id");
+		     "{\"kind\":\"adjustment\",\"id\":77,\"verdict\":\"right\"}", 404, "id");
 }
 
 static void test_adjustments(void **state)
@@ -413,9 +419,8 @@ static void test_adjustments(void **state)
 	assert_float_equal(json_number_value(json_object_get(t, "cpu_max_cores")), 1.5, 1e-9);
 	assert_int_equal(json_integer_value(json_object_get(t, "memory_high")), 600 << 20);
 	assert_null(json_object_get(t, "memory_max")); /* 0 = unchanged: left out */
-	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(j, "adjustments"),
-								 0),
-						  "outcome")));
+	assert_true(json_is_null(
+		json_object_get(json_array_get(json_object_get(j, "adjustments"), 0), "outcome")));
 	json_decref(j);
 	j = call(f->api, "GET", "/api/v1/adjustments", "limit=1", NULL, NULL, 200);
 	assert_int_equal(json_array_size(json_object_get(j, "adjustments")), 1);
@@ -430,7 +435,7 @@ static void test_adjustments(void **state)
 
 	create_model_tables();
 	expect_status(f->api, "POST", "/api/v1/feedback", NULL, AUTH,
-		 "{\"kind\":\"adjustment\",\"id\":1000,\"verdict\":\"right\"}", 201);
+		      "{\"kind\":\"adjustment\",\"id\":1000,\"verdict\":\"right\"}", 201);
 	assert_float_equal(qd("SELECT count(*) FROM feedback WHERE kind = 'adjustment'"
 			      " AND ref_id = 1000 AND verdict = 'right'"),
 			   1, 0);
@@ -486,7 +491,7 @@ static void test_ingest(void **state)
 	assert_string_equal(field_of(j), "window_end");
 	json_decref(j);
 	expect_error(f->api, "POST", "/behavioralData/ingest", NULL, AUTH,
-		 "{\"workload\":\"w\",\"window_start\":1,\"window_end\":2}", 400, "host");
+		     "{\"workload\":\"w\",\"window_start\":1,\"window_end\":2}", 400, "host");
 	j = call(f->api, "POST", "/behavioralData/ingest", NULL, AUTH,
 		 "{\"host\":\"p\",\"workload\":\"w\",\"window_start\":1800000300,"
 		 "\"window_end\":1800000310,\"endpoints\":[{\"protocol\":\"http\","
@@ -509,7 +514,8 @@ static void test_allocation_request(void **state)
 	double p90 = 0.9, p50 = 0.6, z9 = psc_api_norm_quantile(0.9);
 
 	/* No forecast tables yet: nothing to recommend from. */
-	expect_error(f->api, "POST", "/allocation/request", NULL, AUTH, "{\"workload_id\":1}", 409, "workload_id");
+	expect_error(f->api, "POST", "/allocation/request", NULL, AUTH, "{\"workload_id\":1}", 409,
+		     "workload_id");
 	create_model_tables();
 	exec("INSERT INTO forecasts VALUES (1, 'cpu', 10, 1800000410, 1800000400, 0.1, 0.2, 0.3,"
 	     " 'ar');"
@@ -538,10 +544,11 @@ static void test_allocation_request(void **state)
 	json_decref(j);
 
 	expect_error(f->api, "POST", "/allocation/request", NULL, AUTH,
-		 "{\"workload_id\":1,\"confidence\":1.5}", 400, "confidence");
+		     "{\"workload_id\":1,\"confidence\":1.5}", 400, "confidence");
 	expect_error(f->api, "POST", "/allocation/request", NULL, AUTH,
-		 "{\"workload_id\":1,\"horizon_s\":0}", 400, "horizon_s");
-	expect_error(f->api, "POST", "/allocation/request", NULL, AUTH, "{\"workload_id\":42}", 404, "workload_id");
+		     "{\"workload_id\":1,\"horizon_s\":0}", 400, "horizon_s");
+	expect_error(f->api, "POST", "/allocation/request", NULL, AUTH, "{\"workload_id\":42}", 404,
+		     "workload_id");
 }
 
 static void test_model_update(void **state)
@@ -550,7 +557,7 @@ static void test_model_update(void **state)
 	json_t *j, *c;
 
 	expect_status(f->api, "POST", "/model/update", NULL, AUTH,
-		 "{\"workload_id\":1,\"constraints\":{\"cpu_max\":2}}", 503);
+		      "{\"workload_id\":1,\"constraints\":{\"cpu_max\":2}}", 503);
 	create_model_tables();
 	j = call(f->api, "POST", "/model/update", NULL, AUTH,
 		 "{\"workload_id\":1,\"constraints\":{\"cpu_max\":2,\"mem_min\":1e8}}", 200);
@@ -561,10 +568,11 @@ static void test_model_update(void **state)
 	json_decref(j);
 	/* A subset leaves the rest; null removes. */
 	expect_status(f->api, "POST", "/model/update", NULL, AUTH,
-		 "{\"workload_id\":1,\"constraints\":{\"cpu_max\":null,\"cpu_fixed\":0.5}}", 200);
+		      "{\"workload_id\":1,\"constraints\":{\"cpu_max\":null,\"cpu_fixed\":0.5}}",
+		      200);
 	assert_true(isnan(qd("SELECT cpu_max FROM workload_constraints WHERE workload_id = 1")));
-	assert_float_equal(qd("SELECT mem_min FROM workload_constraints WHERE workload_id = 1"), 1e8,
-			   0);
+	assert_float_equal(qd("SELECT mem_min FROM workload_constraints WHERE workload_id = 1"),
+			   1e8, 0);
 	assert_float_equal(qd("SELECT cpu_fixed FROM workload_constraints WHERE workload_id = 1"),
 			   0.5, 0);
 
@@ -579,12 +587,13 @@ static void test_model_update(void **state)
 	assert_float_equal(qd("SELECT count(*) FROM feedback"), 1, 0);
 
 	expect_error(f->api, "POST", "/model/update", NULL, AUTH,
-		 "{\"workload_id\":1,\"constraints\":{\"cpu_most\":1}}", 400, "cpu_most");
+		     "{\"workload_id\":1,\"constraints\":{\"cpu_most\":1}}", 400, "cpu_most");
 	expect_error(f->api, "POST", "/model/update", NULL, AUTH,
-		 "{\"workload_id\":1,\"constraints\":{\"mem_max\":-5}}", 400, "mem_max");
-	expect_error(f->api, "POST", "/model/update", NULL, AUTH, "{\"workload_id\":1}", 400, "constraints");
+		     "{\"workload_id\":1,\"constraints\":{\"mem_max\":-5}}", 400, "mem_max");
+	expect_error(f->api, "POST", "/model/update", NULL, AUTH, "{\"workload_id\":1}", 400,
+		     "constraints");
 	expect_error(f->api, "POST", "/model/update", NULL, AUTH,
-		 "{\"workload_id\":9,\"constraints\":{\"cpu_max\":1}}", 404, "workload_id");
+		     "{\"workload_id\":9,\"constraints\":{\"cpu_max\":1}}", 404, "workload_id");
 }
 
 static void test_routing_and_access(void **state)
@@ -609,8 +618,8 @@ static void test_routing_and_access(void **state)
 
 	/* Reads closed (a non-loopback address without --api-open-reads). */
 	assert_int_equal(psc_api_new(&closed,
-				     &(struct psc_api_options){ .db_path = db, .token = TOKEN },
-				     err, sizeof(err)),
+				     &(struct psc_api_options){.db_path = db, .token = TOKEN}, err,
+				     sizeof(err)),
 			 0);
 	expect_status(closed, "GET", "/api/v1/workloads", NULL, NULL, NULL, 401);
 	expect_status(closed, "GET", "/api/v1/workloads", NULL, AUTH, NULL, 200);
@@ -619,12 +628,12 @@ static void test_routing_and_access(void **state)
 
 	/* No token configured: writes 403 whatever the header. */
 	assert_int_equal(psc_api_new(&tokenless,
-				     &(struct psc_api_options){ .db_path = db, .open_reads = true },
+				     &(struct psc_api_options){.db_path = db, .open_reads = true},
 				     err, sizeof(err)),
 			 0);
 	j = call(tokenless, "POST", "/model/update", NULL, AUTH, "{}", 403);
-	assert_non_null(strstr(json_string_value(json_object_get(j, "error")),
-			       "no API token configured"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(j, "error")), "no API token configured"));
 	json_decref(j);
 	expect_status(tokenless, "GET", "/api/v1/clusters", NULL, NULL, NULL, 200);
 	psc_api_free(&tokenless);
