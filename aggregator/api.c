@@ -935,6 +935,29 @@ static int recommend(struct psc_api *a, int64_t id, const char *series, double h
 	return 0;
 }
 
+/* The explanation of one resource's recommendation (nothing is changed by it). */
+static void explain_recommendation(const char *name, enum psc_resource r, double value,
+				   double confidence, double lead_s, double limit, const char *file,
+				   char *buf, size_t len)
+{
+	struct psc_explain_facts f = {
+		.workload = name,
+		.resource = r,
+		.action = PSC_EXPLAIN_ALERT_ONLY,
+		.usual = NAN,
+		.predicted = value,
+		.confidence = confidence,
+		.lead_s = lead_s,
+		.current_limit = limit,
+		.new_limit = value,
+		.file = file,
+		.cost_per_hour = NAN,
+		.why_not = "this is a recommendation only (POST /allocation/request)",
+	};
+
+	psc_explain(&f, buf, len);
+}
+
 static unsigned post_allocation(struct psc_api *a, const struct psc_api_request *req, json_t *body,
 				json_t **out)
 {
@@ -972,35 +995,12 @@ static unsigned post_allocation(struct psc_api *a, const struct psc_api_request 
 			    "no forecast yet for workload %lld (the modeling engine needs a few "
 			    "steps of history)",
 			    (long long)id);
-	const char *why = "this is a recommendation only (POST /allocation/request)";
 	if (rc == 0)
-		psc_explain(&(struct psc_explain_facts){.workload = name,
-							.resource = PSC_RES_CPU,
-							.action = PSC_EXPLAIN_ALERT_ONLY,
-							.usual = NAN,
-							.predicted = cpu,
-							.confidence = c,
-							.lead_s = hc,
-							.current_limit = cpu_lim,
-							.new_limit = cpu,
-							.file = "cpu.max",
-							.cost_per_hour = NAN,
-							.why_not = why},
-			    ec, sizeof(ec));
+		explain_recommendation(name, PSC_RES_CPU, cpu, c, hc, cpu_lim, "cpu.max", ec,
+				       sizeof(ec));
 	if (rm == 0)
-		psc_explain(&(struct psc_explain_facts){.workload = name,
-							.resource = PSC_RES_MEMORY,
-							.action = PSC_EXPLAIN_ALERT_ONLY,
-							.usual = NAN,
-							.predicted = mem,
-							.confidence = c,
-							.lead_s = hm,
-							.current_limit = mem_lim,
-							.new_limit = mem,
-							.file = "memory.high",
-							.cost_per_hour = NAN,
-							.why_not = why},
-			    em, sizeof(em));
+		explain_recommendation(name, PSC_RES_MEMORY, mem, c, hm, mem_lim, "memory.high", em,
+				       sizeof(em));
 	*out = json_pack("{s:I,s:f,s:f,s:o,s:o,s:o,s:s+++}", "workload_id", (json_int_t)id,
 			 "confidence", c, "horizon_s", h, "forecast_horizon_s",
 			 num_or_null(rc == 0 ? hc : hm), "cpu_cores", num_or_null(cpu), "mem_bytes",
