@@ -15,20 +15,47 @@
 
 /* Names as in capabilities(7), indexed by number (CAP_LAST_CAP of the headers). */
 static const char *const cap_names[] = {
-	"cap_chown",		"cap_dac_override",   "cap_dac_read_search",
-	"cap_fowner",		"cap_fsetid",	      "cap_kill",
-	"cap_setgid",		"cap_setuid",	      "cap_setpcap",
-	"cap_linux_immutable",	"cap_net_bind_service", "cap_net_broadcast",
-	"cap_net_admin",	"cap_net_raw",	      "cap_ipc_lock",
-	"cap_ipc_owner",	"cap_sys_module",     "cap_sys_rawio",
-	"cap_sys_chroot",	"cap_sys_ptrace",     "cap_sys_pacct",
-	"cap_sys_admin",	"cap_sys_boot",	      "cap_sys_nice",
-	"cap_sys_resource",	"cap_sys_time",	      "cap_sys_tty_config",
-	"cap_mknod",		"cap_lease",	      "cap_audit_write",
-	"cap_audit_control",	"cap_setfcap",	      "cap_mac_override",
-	"cap_mac_admin",	"cap_syslog",	      "cap_wake_alarm",
-	"cap_block_suspend",	"cap_audit_read",     "cap_perfmon",
-	"cap_bpf",		"cap_checkpoint_restore",
+	"cap_chown",
+	"cap_dac_override",
+	"cap_dac_read_search",
+	"cap_fowner",
+	"cap_fsetid",
+	"cap_kill",
+	"cap_setgid",
+	"cap_setuid",
+	"cap_setpcap",
+	"cap_linux_immutable",
+	"cap_net_bind_service",
+	"cap_net_broadcast",
+	"cap_net_admin",
+	"cap_net_raw",
+	"cap_ipc_lock",
+	"cap_ipc_owner",
+	"cap_sys_module",
+	"cap_sys_rawio",
+	"cap_sys_chroot",
+	"cap_sys_ptrace",
+	"cap_sys_pacct",
+	"cap_sys_admin",
+	"cap_sys_boot",
+	"cap_sys_nice",
+	"cap_sys_resource",
+	"cap_sys_time",
+	"cap_sys_tty_config",
+	"cap_mknod",
+	"cap_lease",
+	"cap_audit_write",
+	"cap_audit_control",
+	"cap_setfcap",
+	"cap_mac_override",
+	"cap_mac_admin",
+	"cap_syslog",
+	"cap_wake_alarm",
+	"cap_block_suspend",
+	"cap_audit_read",
+	"cap_perfmon",
+	"cap_bpf",
+	"cap_checkpoint_restore",
 };
 _Static_assert(PSC_ARRAY_SIZE(cap_names) == CAP_LAST_CAP + 1, "a name for every capability");
 
@@ -86,7 +113,7 @@ static unsigned last_cap(void)
 
 int psc_caps_drop(uint64_t keep, uint64_t *kept)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
 	unsigned last = last_cap();
 	uint64_t prm;
@@ -122,7 +149,7 @@ int psc_caps_drop(uint64_t keep, uint64_t *kept)
 /* Effective = @eff & permitted, permitted unchanged. */
 static int set_effective(uint64_t eff)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
 
 	memset(d, 0, sizeof(d));

@@ -589,7 +589,8 @@ static void forget_gone(struct psc_enforce *e, const char *path)
 	struct changed_cg *cg = cg_find(e, path, false);
 
 	if (cg) {
-		psc_info("AGENT-ENFORCE-GONE", "%s is gone: its earlier values are forgotten", path);
+		psc_info("AGENT-ENFORCE-GONE", "%s is gone: its earlier values are forgotten",
+			 path);
 		cg_forget(e, cg);
 	}
 }
@@ -628,7 +629,8 @@ static int apply_verified(struct psc_enforce *e, const Prescient__Adjustment *ad
 	r = psc_actuator_read(e->c.actuator, adj->workload, &cur);
 	if (r == -ENOENT) {
 		forget_gone(e, adj->workload);
-		return refuse(e, adj, RES_FAILED, "cannot read the cgroup: it is gone, nothing changed");
+		return refuse(e, adj, RES_FAILED,
+			      "cannot read the cgroup: it is gone, nothing changed");
 	}
 	if (r < 0) {
 		snprintf(detail, sizeof(detail), "cannot read the cgroup: %s", strerror(-r));

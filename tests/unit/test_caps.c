@@ -21,9 +21,9 @@ static void test_needed_sets(void **state)
 		    (PSC_CAP_BIT(CAP_NET_ADMIN) | PSC_CAP_BIT(CAP_DAC_OVERRIDE)));
 	uint64_t all = psc_caps_needed(true, true);
 	/* What an attacker would want most is never kept. */
-	static const int never[] = { CAP_SYS_ADMIN,  CAP_SYS_MODULE, CAP_SETUID, CAP_SETGID,
-				     CAP_KILL,	     CAP_NET_RAW,    CAP_SYS_BOOT, CAP_SETPCAP,
-				     CAP_SYS_PTRACE, CAP_PERFMON,    CAP_SYS_RAWIO };
+	static const int never[] = {CAP_SYS_ADMIN,  CAP_SYS_MODULE, CAP_SETUID,	  CAP_SETGID,
+				    CAP_KILL,	    CAP_NET_RAW,    CAP_SYS_BOOT, CAP_SETPCAP,
+				    CAP_SYS_PTRACE, CAP_PERFMON,    CAP_SYS_RAWIO};
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 		assert_false(all & PSC_CAP_BIT(never[i]));
 }
