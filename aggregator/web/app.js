@@ -55,17 +55,23 @@
 	// the operator pastes once (kept in this browser's localStorage, sent to this origin only).
 	const TOKEN_KEY = 'prescient-api-token';
 
-	async function api(path) {
-		const headers = {};
+	function withToken(headers) {
 		const token = localStorage.getItem(TOKEN_KEY);
 		if (token)
 			headers.Authorization = `Bearer ${token}`;
-		const r = await fetch(API + path, { cache: 'no-store', headers });
-		if (r.status === 401) {
-			const e = new Error(`${API}${path}: this aggregator wants its API token`);
-			e.needToken = true;
-			throw e;
-		}
+		return headers;
+	}
+
+	function tokenWanted(path) {
+		const e = new Error(`${API}${path}: this aggregator wants its API token`);
+		e.needToken = true;
+		return e;
+	}
+
+	async function api(path) {
+		const r = await fetch(API + path, { cache: 'no-store', headers: withToken({}) });
+		if (r.status === 401)
+			throw tokenWanted(path);
 		if (!r.ok) {
 			let msg = `HTTP ${r.status}`;
 			try {
@@ -76,6 +82,23 @@
 			throw new Error(`${API}${path}: ${msg}`);
 		}
 		return r.json();
+	}
+
+	// POST with the token; 401 asks for it (403: the aggregator has none configured).
+	async function apiPost(path, body) {
+		const r = await fetch(API + path, {
+			method: 'POST', headers: withToken({ 'Content-Type': 'application/json' }),
+			body: JSON.stringify(body),
+		});
+		if (r.status === 401)
+			throw tokenWanted(path);
+		let j = null;
+		try {
+			j = await r.json();
+		} catch (e) { /* not JSON */ }
+		if (!r.ok)
+			throw new Error(`${API}${path}: HTTP ${r.status}${j && j.error ? `: ${j.error}` : ''}`);
+		return j;
 	}
 
 	const num = (v) => typeof v === 'number' && isFinite(v);
@@ -233,15 +256,16 @@
 
 	function showError(err) {
 		const e = document.getElementById('error');
-		if (err && err.needToken && e.querySelector('form.token'))
-			return; // keep what the operator is typing
+		// The token form stays until it is used (refreshes would otherwise drop it).
+		if (e.querySelector('form.token') && (!err || err.needToken))
+			return;
 		if (!err) {
 			e.hidden = true;
 			e.textContent = '';
 			return;
 		}
 		e.hidden = false;
-		e.textContent = `Cannot read the aggregator's API: ${err.message || err}`;
+		e.textContent = `The aggregator's API: ${err.message || err}`;
 		if (!err.needToken)
 			return;
 		const input = el('input', { type: 'password', id: 'token', placeholder: 'API token',
@@ -251,6 +275,8 @@
 			ev.preventDefault();
 			if (input.value.trim())
 				localStorage.setItem(TOKEN_KEY, input.value.trim());
+			form.remove();
+			showError(null);
 			navigate();
 		});
 		e.append(' ', form);
@@ -268,8 +294,13 @@
 			el('td', {}, el('span', { class: `badge kind` }, a.kind || '')),
 			el('td', { class: 'num' }, fmtNum(a.score)),
 			el('td', { class: 'explain' }, a.text || ''),
-			el('td', {}, a.feedback ? el('span', { class: `badge fb-${a.feedback}` }, String(a.feedback))
-				: el('span', { class: 'muted' }, 'open'))));
+			el('td', { class: 'feedback' }, a.feedback
+				? el('span', { class: `badge fb-${a.feedback}` }, String(a.feedback))
+				: ['right', 'wrong'].map((v) => el('button', {
+					class: `fb fb-${v}`, type: 'button', 'data-verdict': v, 'data-alert-id': a.id,
+					title: v === 'right' ? 'This alert was right' : 'This alert was wrong: '
+						+ 'prescient moves this workload\'s detection threshold or margin',
+				}, v === 'right' ? '✓ right' : '✗ wrong')))));
 	}
 
 	// Adjustments name their workload by host and cgroup (as agents do): @ids maps
@@ -752,6 +783,23 @@
 		refresh(true);
 		timer = setInterval(() => refresh(false), REFRESH_MS);
 	}
+
+	// Feedback on an alert (POST /api/v1/feedback), then the page again.
+	document.addEventListener('click', async (ev) => {
+		const b = ev.target.closest('button.fb');
+		if (!b)
+			return;
+		b.disabled = true;
+		try {
+			await apiPost('/feedback', { kind: 'alert', id: Number(b.dataset.alertId),
+				verdict: b.dataset.verdict });
+			showError(null);
+			await refresh(false);
+		} catch (e) {
+			b.disabled = false;
+			showError(e);
+		}
+	});
 
 	window.addEventListener('hashchange', navigate);
 	window.addEventListener('resize', resizePlots);

@@ -12,7 +12,10 @@
 #  - a workload page: CPU and memory plots drawn with usage samples, a forecast band and
 #    the limit history (data-points, data-forecast-points, data-limit-points > 0), the
 #    detected shift as a marker, the alert and adjustment texts; no JavaScript errors;
-#  - screenshots of both pages (1280x900) kept in $PSC_BUILD_DIR/artifacts/.
+#  - screenshots of both pages (1280x900) kept in $PSC_BUILD_DIR/artifacts/;
+#  - feedback as an operator gives it (tests/e2e/dashboard_feedback.js over the DevTools
+#    protocol): marking the alert wrong asks for the API token (401), then with it the
+#    feedback row is stored and the page shows the verdict.
 # Skipped (77) without chromium (deploy/setup installs it). Processes stopped by pid only.
 set -euo pipefail
 PSC_SOURCE_DIR=${PSC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -26,7 +29,7 @@ for b in "$agg" "$send" "$issue"; do
 	[ -x "$b" ] || psc_skip "$b not built"
 done
 command -v chromium >/dev/null || psc_skip "chromium is not installed (deploy/setup installs it)"
-psc_require_cmd sqlite3 python3 curl
+psc_require_cmd sqlite3 python3 curl node
 
 # No cgroups here: the library's work dir and exit hooks only (PSC_KEEP=1 keeps the dir).
 PSC_WORK_DIR=$(mktemp -d /tmp/prescient-test.XXXXXX)
@@ -45,8 +48,9 @@ http_port=$(psc_free_port)
 base=http://127.0.0.1:$http_port
 db=$tmp/store.db
 "$agg" keygen "$tmp/keys" >/dev/null || fail "keygen"
+(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token")
 "$agg" --listen "$link" --db "$db" --keys "$tmp/keys" --model-interval 1s --model-step 10s \
-	--http "127.0.0.1:$http_port" >"$tmp/agg.log" 2>&1 &
+	--http "127.0.0.1:$http_port" --api-token-file "$tmp/token" >"$tmp/agg.log" 2>&1 &
 agg_pid=$!
 psc_on_exit '[ -n "$agg_pid" ] && kill "$agg_pid" && wait "$agg_pid"'
 for _ in $(seq 50); do
@@ -124,9 +128,11 @@ alert="CPU of $name jumped to 4x its forecast band (p90 0.5 cores) at $(date -d 
 q "INSERT INTO alerts (ts, workload_id, host, kind, score, text, adjustment_id)
 	VALUES ($((now - 250)), $wid, 'web-1', 'shift', 8.5, '$alert', 1)"
 
-# Live modeling: forecasts for every workload, clusters, and the jump detected.
+# Live modeling: forecasts for every workload, clusters (every 30 cycles), and the jump
+# detected. A few seconds on an idle machine; generous for a loaded one.
 ok=
-for _ in $(seq 90); do
+t0=$SECONDS
+for _ in $(seq 240); do
 	nf=$(q "SELECT count(DISTINCT workload_id) FROM forecasts WHERE series = 'cpu'" 2>/dev/null || echo 0)
 	nc=$(q "SELECT count(*) FROM clusters" 2>/dev/null || echo 0)
 	nd=$(q "SELECT count(*) FROM detections WHERE workload_id = $wid" 2>/dev/null || echo 0)
@@ -137,6 +143,7 @@ for _ in $(seq 90); do
 	sleep 1
 done
 [ -n "$ok" ] || fail "modeling: $nf workloads with forecasts, $nc clustered, $nd detections of $wid"
+echo "modeling: forecasts, clusters and the shift after $((SECONDS - t0)) s"
 curl -sf "$base/api/v1/workloads" >/dev/null || fail "GET /api/v1/workloads"
 
 # --- the pages in Chromium ----------------------------------------------------------
@@ -265,6 +272,33 @@ for f in "$art/dashboard-fleet.png" "$art/dashboard-workload.png"; do
 	[ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$f is not a PNG"
 	echo "screenshot: $f ($(wc -c <"$f") bytes)"
 done
+
+# --- feedback from the page (DevTools protocol: Node's WebSocket, Node >= 20.10) ------
+if node --experimental-websocket -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' \
+	2>/dev/null; then
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$tmp/cdp" \
+		--remote-debugging-port=0 about:blank 2>"$tmp/cdp.log" &
+	cdp_pid=$!
+	psc_on_exit '[ -n "$cdp_pid" ] && kill "$cdp_pid" && wait "$cdp_pid"'
+	for _ in $(seq 100); do
+		[ -s "$tmp/cdp/DevToolsActivePort" ] && break
+		sleep 0.1
+	done
+	[ -s "$tmp/cdp/DevToolsActivePort" ] || fail "chromium gave no DevTools port: $(tail -3 "$tmp/cdp.log")"
+	alert_id=$(q "SELECT id FROM alerts WHERE adjustment_id = 1 AND workload_id = $wid AND kind = 'shift' AND score = 8.5")
+	node --experimental-websocket "$PSC_SOURCE_DIR/tests/e2e/dashboard_feedback.js" \
+		"$(head -1 "$tmp/cdp/DevToolsActivePort")" "$base/#/workload/$wid" "$alert_id" \
+		"$(cat "$tmp/token")" || fail "feedback from the page"
+	v=$(q "SELECT group_concat(verdict) FROM feedback WHERE kind = 'alert' AND ref_id = $alert_id")
+	[ "$v" = wrong ] || fail "feedback rows of alert $alert_id: '$v' (want one: wrong)"
+	grep -q "AGG-API-FEEDBACK" "$tmp/agg.log" || fail "no AGG-API-FEEDBACK in the log"
+	kill -TERM "$cdp_pid"
+	wait "$cdp_pid" || true
+	cdp_pid=
+else
+	echo "note: feedback from the page not tested: node $(node --version 2>&1) has no WebSocket"
+fi
+
 kill -TERM "$agg_pid"
 wait "$agg_pid" || fail "aggregator exit status $?"
 agg_pid=
