@@ -358,8 +358,7 @@
 
 		const crows = clusters.map((c) => el('tr', { class: 'cluster-row' },
 			el('td', { class: 'num' }, String(c.cluster)),
-			el('td', {}, c.method || ''),
-			el('td', { class: 'num' }, fmtNum(c.quality)),
+			el('td', {}, c.method || '', el('div', { class: 'muted small' }, `quality ${fmtNum(c.quality)}`)),
 			el('td', {}, (c.members || []).map((id) =>
 				el('a', { class: 'chip', href: `#/workload/${id}`, title: hostOf.get(id) || '' },
 					hosts > 1 && hostOf.has(id) ? `${hostOf.get(id)} · ${names.get(id)}` : names.get(id) || `#${id}`)))));
@@ -378,7 +377,7 @@
 					open.length > OPEN_SHOWN ? el('p', { class: 'muted small' },
 						`and ${open.length - OPEN_SHOWN} older open alerts: see each workload's page`) : null),
 				section('Clusters', 'clusters',
-					table('clusters', ['Cluster', 'Method', 'Quality', 'Members'], crows,
+					table('clusters', ['Cluster', 'Method', 'Members'], crows,
 						'No clusters yet (the modeling cycle groups workloads once it has their behaviour).'))),
 			section('Recent adjustments', 'adjustments',
 				table('adjustments', ['Issued', 'Workload', 'Tier', 'Targets', 'Reason', 'Outcome'],
