@@ -721,13 +721,12 @@
 		const adjs = (d.adjustments || []).slice().sort((a, b) => b.issued_at - a.issued_at);
 		const names = new Map([[d.workload && d.workload.id, workloadLabel(d.workload)]]);
 		document.getElementById('wl-explain').replaceChildren(
-			el('div', { class: 'cols' },
-				section('Alerts', 'wl-alerts',
-					table('alerts', ['When', 'Workload', 'Kind', 'Score', 'Explanation', 'Feedback'],
-						alertRows(alerts, names), 'No alerts for this workload.')),
-				section('Detected shifts', 'wl-detections',
-					table('detections', ['When', 'Series', 'Source', 'Direction', 'Score', 'Detail'],
-						detectionRows(d.detections || []), 'No shifts detected.'))),
+			section('Alerts', 'wl-alerts',
+				table('alerts', ['When', 'Workload', 'Kind', 'Score', 'Explanation', 'Feedback'],
+					alertRows(alerts, names), 'No alerts for this workload.')),
+			section('Detected shifts', 'wl-detections',
+				table('detections', ['When', 'Series', 'Source', 'Direction', 'Score', 'Detail'],
+					detectionRows(d.detections || []), 'No shifts detected.')),
 			section('Adjustments', 'wl-adjustments',
 				table('adjustments', ['Issued', 'Workload', 'Tier', 'Targets', 'Reason', 'Outcome'],
 					adjustmentRows(adjs), 'No adjustments for this workload.')),
