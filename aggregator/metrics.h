@@ -2,6 +2,7 @@
 /* The aggregator's HTTP endpoint (libmicrohttpd, its own thread):
  *   GET /metrics   Prometheus text format (version 0.0.4)
  *   GET /healthz   200 "ok" while the daemon's loop ticks, 503 otherwise
+ *   GET /, /static/NAME   the web dashboard (web_assets.h), with ETag and no-cache
  * /metrics only reads the atomics of struct psc_ingest_counters and stat()s the database
  * files; the JSON API (api.h) reads and writes SQLite on connections of its own. */
 #pragma once
