@@ -98,6 +98,16 @@ start=$((now - 7500)) # seq s covers [start + 10 s, start + 10 (s + 1)]
 "$send" --connect "$link" --keys "$tmp/keys" --host db-1 --workloads 2 --endpoints 4 \
 	--window-s 10 --start-ts "$start" --count 748 --quiet >"$tmp/send2.out" ||
 	fail "send db-1: $(cat "$tmp/send2.out")"
+# The jump goes in once the models hold the history: a jump already in the store when a
+# model is first built is part of its warm-up, not a shift.
+t0=$SECONDS
+for _ in $(seq 240); do
+	[ "$(q "SELECT count(*) FROM model_state WHERE steps >= 700" 2>/dev/null || echo 0)" = 5 ] && break
+	sleep 1
+done
+[ "$(q "SELECT count(*) FROM model_state WHERE steps >= 700")" = 5 ] ||
+	fail "models of the history: $(q 'SELECT * FROM model_state')"
+echo "modeling: the 5 workloads' history modeled after $((SECONDS - t0)) s"
 "$send" --connect "$link" --keys "$tmp/keys" --host web-1 --workloads 3 --endpoints 6 \
 	--window-s 10 --start-ts "$start" --from 721 --count 28 --rate-scale 4 --quiet \
 	>"$tmp/send3.out" || fail "send web-1 shift: $(cat "$tmp/send3.out")"
@@ -143,7 +153,7 @@ for _ in $(seq 240); do
 	sleep 1
 done
 [ -n "$ok" ] || fail "modeling: $nf workloads with forecasts, $nc clustered, $nd detections of $wid"
-echo "modeling: forecasts, clusters and the shift after $((SECONDS - t0)) s"
+echo "modeling: forecasts, clusters and the shift $((SECONDS - t0)) s after the jump"
 curl -sf "$base/api/v1/workloads" >/dev/null || fail "GET /api/v1/workloads"
 
 # --- the pages in Chromium ----------------------------------------------------------
