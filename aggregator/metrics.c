@@ -370,7 +370,9 @@ int psc_metrics_start(struct psc_metrics **out, const char *addr, struct psc_ing
 	struct sockaddr_storage sa;
 	const union MHD_DaemonInfo *info;
 	struct psc_metrics *m;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll, not select(): with a thousand agents connected the process holds more than
+	 * FD_SETSIZE descriptors, and select() cannot take a connection numbered above it. */
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	unsigned salen;
 	int r;
 

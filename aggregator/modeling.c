@@ -31,6 +31,7 @@ static const char *const ser_name[NSER] = { "cpu", "mem", "net", "req" };
 #define NDIM _PSC_B_MAX
 #define MAX_SKIP 288 /* gap steps replayed as skips at most; longer gaps are cut short */
 #define COMMIT_EVERY 20000 /* statements per transaction, so ingest is never held long */
+#define COMMIT_AFTER_S 0.05 /* ... nor a transaction open longer than this while modeling */
 #define KMEANS_AUTO_MAX 2000 /* above, k is fixed at 8 (silhouette search is O(n^2)) */
 
 static const char schema[] =
@@ -194,6 +195,7 @@ struct psc_modeling {
 	uint64_t cycle;
 	size_t writes;
 	bool in_tx, warned_full;
+	double tx_started; /* mono() at BEGIN */
 	double now;
 	struct psc_modeling_stats stats;
 	double *old_cent; /* last clustering's centroids, for stable labels */
@@ -237,10 +239,20 @@ static int db_err(struct psc_modeling *m, const char *what)
 	return -EIO;
 }
 
-/* Steps a write statement (bound by the caller) and resets it. */
+static int tx_begin(struct psc_modeling *m);
+
+/* Steps a write statement (bound by the caller) and resets it. The transaction it joins
+ * is begun here, at the first write, so that the write lock (which ingest waits for) is
+ * never held while models are computed before it. */
 static int exec_st(struct psc_modeling *m, int q)
 {
 	sqlite3_stmt *st = m->st[q];
+	int r = tx_begin(m);
+	if (r < 0) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return r;
+	}
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
@@ -261,6 +273,7 @@ static int tx_begin(struct psc_modeling *m)
 		return db_err(m, "BEGIN");
 	m->in_tx = true;
 	m->writes = 0;
+	m->tx_started = mono();
 	return 0;
 }
 
@@ -278,14 +291,13 @@ static int tx_commit(struct psc_modeling *m)
 	return 0;
 }
 
-/* Commits when the transaction has grown, so ingest waits at most one chunk. */
+/* Commits when the transaction has grown or has been open for a while, so ingest waits
+ * at most one chunk; the next write begins the next one. */
 static int tx_chunk(struct psc_modeling *m)
 {
-	int r = 0;
-
-	if (m->in_tx && m->writes >= COMMIT_EVERY)
-		r = tx_commit(m);
-	return r < 0 ? r : tx_begin(m);
+	if (m->in_tx && (m->writes >= COMMIT_EVERY || mono() - m->tx_started > COMMIT_AFTER_S))
+		return tx_commit(m);
+	return 0;
 }
 
 static void wl_free(struct wl *w)
@@ -1030,9 +1042,6 @@ int psc_modeling_cycle(struct psc_modeling *m, double now, struct psc_modeling_s
 		if (r == 0)
 			r = read_rows(m, Q_NEW_E, &er);
 	}
-	if (r == 0)
-		r = tx_begin(m);
-
 	/* 2. live workloads take their new windows */
 	while (r == 0 && (i < wr.n || j < er.n)) {
 		int64_t id = i < wr.n && (j >= er.n || wr.v[i].wid <= er.v[j].wid) ? wr.v[i].wid
@@ -1051,6 +1060,8 @@ int psc_modeling_cycle(struct psc_modeling *m, double now, struct psc_modeling_s
 		}
 		/* (no pointer arithmetic on an empty, NULL row array: undefined in C) */
 		r = take_rows(m, w, wr.v ? wr.v + i0 : NULL, i - i0, er.v ? er.v + j0 : NULL, j - j0);
+		if (r == 0)
+			r = tx_chunk(m);
 	}
 	free(wr.v);
 	free(er.v);
@@ -1061,7 +1072,9 @@ int psc_modeling_cycle(struct psc_modeling *m, double now, struct psc_modeling_s
 		if (m->stats.rebuilt && mono() > budget)
 			break;
 		psc_hashmap_iter_remove(m->pending, &iter);
-		if (!psc_hashmap_get(m->wl, key))
+		/* A rebuild replays days of history: no write lock held meanwhile. */
+		r = tx_commit(m);
+		if (r == 0 && !psc_hashmap_get(m->wl, key))
 			r = rebuild(m, (int64_t)key);
 	}
 	m->stats.pending_rebuild = psc_hashmap_size(m->pending);

@@ -587,7 +587,23 @@ struct agent {
 	uint64_t seq, end;
 	struct psc_wire_dict *dict;
 	bool waiting;
+	double sent_at;	  /* monotonic seconds of the request in flight */
+	double next_send; /* with --interval-ms: when the next report is due */
 };
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? -1 : a > b;
+}
 
 /* Report @seq of @a from one of the prebuilt variants (building histograms sample by
  * sample costs far more than what the aggregator does with them): the strings and refs
@@ -634,13 +650,17 @@ static int fleet_send(struct built *var, const struct synth *sy, const struct op
 		return -nn_errno();
 	*bytes += fl;
 	a->waiting = true;
+	a->sent_at = mono_s();
 	return 0;
 }
 
 /* @n agents "HOST-0".."HOST-<n-1>", each one REQ socket with its own dictionary, each
  * sending --count reports from --from, one outstanding request per agent (as an agent
- * does) and all agents at once. Prints one line:
- * "fleet: A agents R reports (ok O duplicate D stale S) E endpoint-records in T s". */
+ * does) and all agents at once: back to back, or with --interval-ms one report per agent
+ * per interval (a window), the agents' first reports spread evenly over the first
+ * interval. Prints one line:
+ * "fleet: A agents R reports (ok O duplicate D stale S) E endpoint-records in T s, B
+ *  bytes/frame, ack latency p50 X ms p99 Y ms max Z ms". */
 static int run_fleet(const struct opts *o, const struct synth *sy, const struct psc_keys *k)
 {
 	struct built var[FLEET_VARIANTS];
@@ -686,26 +706,50 @@ static int run_fleet(const struct opts *o, const struct synth *sy, const struct 
 		pfd[i].fd = a->sock;
 		pfd[i].events = NN_POLLIN;
 	}
+	size_t lat_cap = (size_t)o->agents * (size_t)(o->count ? o->count : 1), n_lat = 0;
+	double *lat = malloc(lat_cap * sizeof(double));
+	double ivl = o->interval_ms > 0 ? o->interval_ms / 1000.0 : 0, start = mono_s();
+	if (!lat) {
+		r = 1;
+		goto out;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 0; i < o->agents; i++) {
 		if (ag[i].seq >= ag[i].end)
 			continue;
-		if (fleet_send(var, sy, o, &ag[i], k, &bytes) < 0) {
-			r = 1;
-			goto out;
-		}
 		active++;
+		ag[i].next_send = start + ivl * i / o->agents;
 	}
+	double last_progress = mono_s();
 	while (active && r == 0) {
-		int n = nn_poll(pfd, (int)o->agents, o->timeout_ms);
+		double now = mono_s(), wake = now + 0.1;
+		for (unsigned i = 0; i < o->agents && r == 0; i++) {
+			struct agent *a = &ag[i];
+			if (a->waiting || a->seq >= a->end)
+				continue;
+			if (a->next_send <= now) {
+				if (fleet_send(var, sy, o, a, k, &bytes) < 0)
+					r = 1;
+				a->next_send += ivl;
+			} else if (a->next_send < wake) {
+				wake = a->next_send;
+			}
+		}
+		if (r)
+			break;
+		int n = nn_poll(pfd, (int)o->agents, (int)fmax(1, (wake - mono_s()) * 1000));
 
 		if (n < 0 && nn_errno() == EINTR)
 			continue;
 		if (n <= 0) {
-			printf("timeout (%u agents waiting)\n", active);
-			r = 4;
-			break;
+			if (mono_s() - last_progress > o->timeout_ms / 1000.0) {
+				printf("timeout (%u agents waiting)\n", active);
+				r = 4;
+				break;
+			}
+			continue;
 		}
+		last_progress = mono_s();
 		for (unsigned i = 0; i < o->agents && r == 0; i++) {
 			struct agent *a = &ag[i];
 			Prescient__Ack *ack = NULL;
@@ -718,6 +762,8 @@ static int run_fleet(const struct opts *o, const struct synth *sy, const struct 
 			if (rl < 0)
 				continue;
 			a->waiting = false;
+			if (n_lat < lat_cap)
+				lat[n_lat++] = mono_s() - a->sent_at;
 			e = psc_wire_refusal_reason(reply, (size_t)rl);
 			if (e >= 0) {
 				printf("refused %s/%llu %s\n", a->host, (unsigned long long)a->seq,
@@ -739,6 +785,7 @@ static int run_fleet(const struct opts *o, const struct synth *sy, const struct 
 				if (a->dict)
 					psc_wire_dict_forget(a->dict);
 				n_resend++;
+				a->next_send = mono_s(); /* the same report again, now */
 				break;
 			case PRESCIENT__ACK__STATUS__OK:
 				n_ok++;
@@ -755,23 +802,25 @@ static int run_fleet(const struct opts *o, const struct synth *sy, const struct 
 				break;
 			}
 			psc_wire_ack_free(&ack);
-			if (a->seq >= a->end) {
+			if (a->seq >= a->end)
 				active--;
-				continue;
-			}
-			if (fleet_send(var, sy, o, a, k, &bytes) < 0)
-				r = 1;
+			/* the next report goes out at its time, in the loop above */
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	uint64_t acked = n_ok + n_dup + n_stale;
+	qsort(lat, n_lat, sizeof(double), cmp_double);
 	printf("fleet: %u agents %llu reports (ok %llu duplicate %llu stale %llu resend_dict %llu) "
-	       "%llu endpoint-records in %.3f s, %.0f bytes/frame\n",
+	       "%llu endpoint-records in %.3f s, %.0f bytes/frame, ack latency p50 %.2f ms"
+	       " p99 %.2f ms max %.2f ms\n",
 	       o->agents, (unsigned long long)acked, (unsigned long long)n_ok,
 	       (unsigned long long)n_dup, (unsigned long long)n_stale,
 	       (unsigned long long)n_resend, (unsigned long long)(acked * sy->n), dt,
-	       acked ? (double)bytes / (double)(acked + n_resend) : 0);
+	       acked ? (double)bytes / (double)(acked + n_resend) : 0,
+	       n_lat ? lat[n_lat / 2] * 1e3 : NAN, n_lat ? lat[(size_t)(0.99 * (n_lat - 1))] * 1e3 : NAN,
+	       n_lat ? lat[n_lat - 1] * 1e3 : NAN);
+	free(lat);
 out:
 	for (unsigned i = 0; i < nv; i++)
 		build_free(&var[i]);
