@@ -116,6 +116,13 @@ static int handle_signal(struct loop *l)
 
 	if (read(l->sfd, &si, sizeof(si)) != sizeof(si))
 		return 0;
+	if (si.ssi_signo == SIGHUP) {
+		if (l->opt->reload)
+			l->opt->reload(l->opt->reload_ctx);
+		else
+			psc_info("AGG-RELOAD", "SIGHUP: no configuration file to reload");
+		return 0;
+	}
 	psc_info("AGG-STOP", "%s: shutting down (a second SIGINT forces exit)",
 		 strsignal((int)si.ssi_signo));
 	l->stopping = true;
@@ -244,6 +251,7 @@ static int start(struct loop *l)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return psc_log_err_r(-errno, "sigprocmask");
 	l->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

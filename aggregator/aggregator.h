@@ -2,7 +2,7 @@
 /* The aggregator daemon: one epoll loop over the nanomsg REP socket (NN_RCVFD), a
  * timerfd (maintenance: rollups, retention, the connected-agents gauge, the heartbeat)
  * and a signalfd (SIGINT/SIGTERM: clean shutdown; a second SIGINT during shutdown kills
- * the process). The HTTP endpoint runs on libmicrohttpd's own thread. */
+ * the process; SIGHUP: configuration reload, never a stop). The HTTP endpoint runs on libmicrohttpd's own thread. */
 #pragma once
 
 #include "allocation.h"
@@ -23,6 +23,11 @@ struct psc_aggregator_options {
 	double maintain_interval_s;
 	struct psc_modeling_options model; /* model.period_s 0 = no live modeling */
 	bool allocate;			   /* run the allocation after each modeling cycle */
+	/* SIGHUP: called on the daemon's loop to re-read the configuration; applies what can
+	 * change at run time (the log level) and says what cannot. NULL: SIGHUP is logged
+	 * and ignored. The daemon keeps serving either way. */
+	void (*reload)(void *ctx);
+	void *reload_ctx;
 	struct psc_allocation_options alloc;
 };
 

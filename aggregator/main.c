@@ -80,6 +80,8 @@ static void help(void)
 	       "\n"
 	       "SIZE: bytes with an optional K, M or G suffix (powers of 1024).\n"
 	       "DUR: seconds with an optional s, m, h or d suffix.\n"
+	       "SIGHUP re-reads the --config file: the log level and format change at once, other\n"
+	       "options at the next restart; a file that cannot be read keeps the configuration.\n"
 	       "Exit status: 0 clean shutdown, 1 runtime error, 2 usage error.\n");
 }
 
@@ -150,6 +152,50 @@ static int parse_duration(const char *s, double *out)
 static void config_freep(struct psc_config **c)
 {
 	psc_config_free(c);
+}
+
+/* SIGHUP: the configuration file is read again. The log level and --log-json change at
+ * once (unless the command line set them: it wins, as at start); every other option
+ * needs a restart, and a file that cannot be read or parsed leaves everything as it is. */
+struct reload_ctx {
+	const char *path;     /* the --config file */
+	bool cli_level, cli_json; /* given on the command line */
+	enum psc_log_level level;
+	bool json;
+};
+
+static void reload_config(void *p)
+{
+	struct reload_ctx *r = p;
+	struct psc_config *cfg = NULL;
+	enum psc_log_level level = PSC_LOG_INFO;
+	bool json = false;
+	char err[512];
+
+	if (psc_config_load(&cfg, r->path, err, sizeof(err)) < 0) {
+		psc_warn("AGG-RELOAD", "SIGHUP: cannot reload %s (%s): the configuration in use is kept",
+			 r->path, err);
+		return;
+	}
+	for (size_t i = 0; i < psc_config_count(cfg); i++) {
+		const char *a = psc_config_arg(cfg, i);
+		if (!strncmp(a, "--log-level=", 12) && psc_log_level_from_string(a + 12, &level) < 0) {
+			psc_warn("AGG-RELOAD", "SIGHUP: %s: bad log-level '%s': the configuration in"
+					       " use is kept", r->path, a + 12);
+			psc_config_free(&cfg);
+			return;
+		}
+		if (!strcmp(a, "--log-json"))
+			json = true;
+	}
+	psc_config_free(&cfg);
+	if (r->cli_level)
+		level = r->level;
+	if (r->cli_json)
+		json = r->json;
+	psc_log_setup(level, json);
+	psc_info("AGG-RELOAD", "SIGHUP: reloaded %s: log level and format applied; other options"
+			       " take effect at the next restart", r->path);
 }
 
 static int parse_number(const char *s, double *out)
@@ -256,6 +302,20 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
 		return keygen(argc - 1, argv + 1);
+	static struct reload_ctx rl;
+	if (psc_config_find_path(argc, argv, &rl.path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "prescient-aggregator: %s\n", err);
+		return EXIT_USAGE;
+	}
+	/* What the command line itself says of logging wins over the file at a reload too. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strncmp(argv[i], "--log-level", 11)) {
+			const char *v = argv[i][11] == '=' ? argv[i] + 12 : i + 1 < argc ? argv[i + 1] : "";
+			rl.cli_level = psc_log_level_from_string(v, &rl.level) == 0;
+		}
+		if (!strcmp(argv[i], "--log-json"))
+			rl.cli_json = rl.json = true;
+	}
 	/* The file's options go in front of the command line's, which win. */
 	if (psc_config_from_args(&cfg, &argc, &argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "prescient-aggregator: %s\n", err);
@@ -419,5 +479,9 @@ int main(int argc, char **argv)
 	if (opt.store.retention_raw_s < 2 * 3600)
 		return usage_error("%s", "--retention-raw must be at least 2h (rollups read it)");
 	psc_log_setup(level, json);
+	if (rl.path) {
+		opt.reload = reload_config;
+		opt.reload_ctx = &rl;
+	}
 	return psc_aggregator_run(&opt) < 0 ? 1 : 0;
 }

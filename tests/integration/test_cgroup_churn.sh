@@ -1,6 +1,9 @@
 #!/bin/bash
 # Workloads come and go: 20 short-lived cgroups, started one a second, each running a short
-# curl loop against nginx, removed as soon as their loop ends. The agent must report each
+# curl loop against nginx (one curl process per request), removed as soon as their loop
+# ends. PSC_CHURN_CGROUPS, PSC_CHURN_INTERVAL (s) and PSC_CHURN_REQS scale it: issue 7's
+# 100 cgroups and 1000 processes a minute for 10 minutes is PSC_CHURN_CGROUPS=1000
+# PSC_CHURN_INTERVAL=0.6 PSC_CHURN_REQS=10. The agent must report each
 # of them with all its requests, forget them once removed (no report later than 2 windows
 # after the removal), and not grow (VmRSS) from the middle of the churn to its end.
 set -euo pipefail
@@ -12,7 +15,8 @@ psc_require_root_btf
 psc_require_cmd nginx curl ss
 psc_init
 
-CGROUPS=20 REQS=20 WINDOW=2 RSS_SLACK_KB=4096
+CGROUPS=${PSC_CHURN_CGROUPS:-20} REQS=${PSC_CHURN_REQS:-20} INTERVAL=${PSC_CHURN_INTERVAL:-1}
+WINDOW=2 RSS_SLACK_KB=4096
 
 port=$(psc_free_port)
 srv=$(psc_cgroup_create churn-nginx)
@@ -38,14 +42,14 @@ reap() {
 rss_mid=
 for ((i = 1; i <= CGROUPS; i++)); do
 	cg=$(psc_cgroup_create "churn-$i")
-	# ~4.5 s of life (more than 2 windows): REQS requests, one curl process each.
+	# REQS requests, one curl process each, 0.2 s apart (~4.5 s of life by default).
 	psc_cgroup_run "$cg" --log "$PSC_WORK_DIR/churn-$i.log" -- bash -c '
 		for ((j = 0; j < $2; j++)); do
 			curl -s -o /dev/null -f "http://127.0.0.1:$1/api/orders/$RANDOM" || exit 1
 			sleep 0.2
 		done' _ "$port" "$REQS" >/dev/null
 	running[$PSC_LAST_PID]=$cg
-	sleep 1
+	sleep "$INTERVAL"
 	reap
 	if [ "$i" -eq $((CGROUPS / 2)) ]; then
 		rss_mid=$(psc_agent_rss_kb)
