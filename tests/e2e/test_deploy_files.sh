@@ -63,6 +63,8 @@ root=$tmp/root
 mkdir -p "$root/usr/sbin" "$root/usr/bin" "$root/lib/systemd/system"
 cp "$agent" "$root/usr/sbin/"
 cp "$agg" "$root/usr/bin/"
+# ExecReload sends SIGHUP with kill(1)
+mkdir -p "$root/bin" && cp /bin/kill "$root/bin/kill"
 cp -L /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.mount \
 	"$root/lib/systemd/system/" \
 	2>/dev/null || true
