@@ -66,16 +66,18 @@ enum {
 	Q_FEEDBACK,
 	Q_FEEDBACK_DONE,
 	Q_HOSTS,
-	Q_CONSTRAINTS,
 	_Q_MAX,
 };
 
 static const char *const sql[_Q_MAX] = {
 	[Q_MANAGED] = "SELECT l.workload_id, l.managed, l.cpu_max_cores, l.memory_high,"
 		      " l.egress_bytes_per_s, h.name, w.cgroup, coalesce(nullif(w.name, ''), w.cgroup),"
-		      " l.cpu_weight, l.memory_min"
+		      " l.cpu_weight, l.memory_min,"
+		      " coalesce(c.cpu_min, 0), coalesce(c.cpu_max, 0), coalesce(c.cpu_fixed, 0),"
+		      " coalesce(c.mem_min, 0), coalesce(c.mem_max, 0), coalesce(c.mem_fixed, 0)"
 		      " FROM workload_limits l JOIN workloads w ON w.id = l.workload_id"
-		      " JOIN hosts h ON h.id = w.host_id",
+		      " JOIN hosts h ON h.id = w.host_id"
+		      " LEFT JOIN workload_constraints c ON c.workload_id = l.workload_id",
 	[Q_PENDING] = "SELECT count(*) FROM adjustments WHERE host = ?1 AND workload = ?2"
 		      " AND outcome IS NULL AND expires_at > ?3",
 	[Q_MAX_ADJ] = "SELECT coalesce(max(id), 0) FROM adjustments",
@@ -97,9 +99,6 @@ static const char *const sql[_Q_MAX] = {
 		       " (f.kind = 'adjustment' AND a.adjustment_id = f.ref_id)"
 		       " WHERE f.applied = 0 ORDER BY f.id LIMIT 100",
 	[Q_FEEDBACK_DONE] = "UPDATE feedback SET applied = 1 WHERE id = ?1",
-	[Q_CONSTRAINTS] = "SELECT coalesce(cpu_min, 0), coalesce(cpu_max, 0), coalesce(cpu_fixed, 0),"
-			  " coalesce(mem_min, 0), coalesce(mem_max, 0), coalesce(mem_fixed, 0)"
-			  " FROM workload_constraints WHERE workload_id = ?1",
 	[Q_HOSTS] = "SELECT h.name, h.cpus, h.memory_bytes,"
 		    " sum(CASE WHEN f.series = 'cpu' THEN f.p90 END),"
 		    " sum(CASE WHEN f.series = 'mem' THEN f.p90 END)"
@@ -122,6 +121,7 @@ struct aw {
 	double cur[NRES];   /* limit in effect as reported: cpu cores, memory.high bytes */
 	double cur_egress;
 	double cur_weight, cur_mem_min; /* baseline tier in effect (0 = not set) */
+	double constraint[NRES][3];	/* the user's min, max, fixed (0 = none) */
 	double last_ts;	    /* newest step observed */
 	uint64_t steps;
 	bool fresh;	    /* steps observed since the last decision */
@@ -335,24 +335,17 @@ void psc_allocation_observe(void *ctx, const struct psc_modeling_obs *o)
 	w->fresh = true;
 }
 
-/* The user's constraints for @w go into every arm of its bandits (policy.h: a fixed
- * limit wins, then min and max bound the model's). */
+/* The user's constraints for @w (read by refresh()) go into every arm of its bandits
+ * (policy.h: a fixed limit wins, then min and max bound the model's). */
 static void apply_constraints(struct psc_allocation *a, struct aw *w)
 {
-	sqlite3_stmt *st = a->st[Q_CONSTRAINTS];
-	double v[6] = { 0 };
-
-	sqlite3_bind_int64(st, 1, w->id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		for (int i = 0; i < 6; i++)
-			v[i] = fmax(0, sqlite3_column_double(st, i));
-	reset(st);
 	for (int r = 0; r < NRES; r++) {
 		struct psc_policy_cfg *b = &w->bd[r].base;
+		const double *v = w->constraint[r];
 		double floor = r == R_CPU ? a->opt.cpu_min_cores : a->opt.mem_min_bytes;
-		b->min = fmax(floor, v[3 * r]);
-		b->max = v[3 * r + 1] > 0 && v[3 * r + 1] >= b->min ? v[3 * r + 1] : 0;
-		b->fixed = v[3 * r + 2];
+		b->min = fmax(floor, v[0]);
+		b->max = v[1] > 0 && v[1] >= b->min ? v[1] : 0;
+		b->fixed = v[2];
 	}
 }
 
@@ -392,6 +385,9 @@ static int refresh(struct psc_allocation *a)
 			}
 		}
 		w->managed = managed;
+		for (int r = 0; r < NRES; r++)
+			for (int k = 0; k < 3; k++)
+				w->constraint[r][k] = fmax(0, sqlite3_column_double(st, 10 + 3 * r + k));
 		if (w->sz[0])
 			apply_constraints(a, w);
 		w->cur[R_CPU] = sqlite3_column_double(st, 2);
