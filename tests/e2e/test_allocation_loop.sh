@@ -168,9 +168,11 @@ early = sum(1 for l in leads if l > 0)
 
 db = sqlite3.connect(w + "/db.sqlite")
 adj = db.execute("SELECT count(*), sum(workload <> ?) FROM adjustments", (managed,)).fetchone()
+# Steps are 1 s bins of window starts and windows are not aligned to the second: the
+# step holding the shift's first second may start up to 2 s before it.
 det = db.execute("SELECT min(d.detected_at) FROM detections d JOIN workloads w ON w.id = d.workload_id"
                  " WHERE w.cgroup = ? AND (d.direction = 1 OR d.series = 'behaviour') AND d.ts >= ?",
-                 (managed, shift - 1)).fetchone()[0]
+                 (managed, shift - 2)).fetchone()[0]
 acted = None
 if det is not None:
     a = db.execute("SELECT min(issued_at) FROM adjustments WHERE workload = ? AND issued_at >= ?",
