@@ -47,6 +47,9 @@ struct workload_info {
 	char path[PSC_CGROUP_PATH_MAX];
 	char name[256];
 	bool has_base;
+	/* Its cgroup was gone before the window's last ring drain: every event it will ever
+	 * have is delivered, so it can be forgotten (see end_window). */
+	bool gone_before_drain;
 	struct psc_cgroup_usage base; /* cumulative counters at the start of the window */
 };
 
@@ -414,24 +417,26 @@ static void forget_workload(struct agent *a, uint64_t cgroup_id)
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.cg_counters), &cgroup_id);
 }
 
-/* Only existence matters here: one stat of the cgroup's directory, not a usage read (the
- * window's usage is read once, below). */
-static bool any_workload_vanished(struct agent *a, bool *refreshed)
+/* Marks the workloads whose cgroup directory is gone; true if any is. Only existence
+ * matters here: one stat of the directory, not a usage read (the window's usage is read
+ * once, in end_window). */
+static bool mark_vanished_workloads(struct agent *a, bool *refreshed)
 {
 	char dir[PSC_CGROUPFS_DIR_MAX + PSC_CGROUP_PATH_MAX];
 	struct psc_workload *wl;
 	struct stat st;
 	size_t it = 0;
+	bool any = false;
 
 	while ((wl = psc_window_next(a->window, &it))) {
 		struct workload_info *info = workload_info(a, wl, refreshed);
 		if (!info)
 			continue;
 		snprintf(dir, sizeof(dir), "%s%s", a->layout.identity, info->path);
-		if (stat(dir, &st) != 0 && errno == ENOENT)
-			return true;
+		info->gone_before_drain = stat(dir, &st) != 0 && errno == ENOENT;
+		any |= info->gone_before_drain;
 	}
-	return false;
+	return any;
 }
 
 static void end_window(struct agent *a, double end)
@@ -447,8 +452,9 @@ static void end_window(struct agent *a, double end)
 	/* A cgroup can only be removed once its processes are gone, so every event of a
 	 * vanished workload is already in the ring. But it may have landed after the drain
 	 * above: drain again before reporting the workload for the last time, or its last
-	 * responses would arrive after it was forgotten. */
-	if (a->rb && !a->replay && any_workload_vanished(a, &refreshed))
+	 * responses would arrive after it was forgotten. A cgroup removed after this check
+	 * is forgotten one window later, after the next window's drains. */
+	if (!a->replay && mark_vanished_workloads(a, &refreshed) && a->rb)
 		ring_buffer__consume(a->rb);
 	if (a->skel)
 		collect_kernel_counters(a);
@@ -464,7 +470,7 @@ static void end_window(struct agent *a, double end)
 		struct workload_info *info = workload_info(a, wl, &refreshed);
 		struct psc_cgroup_usage now;
 		struct psc_workload_usage u;
-		bool vanished;
+		bool missing, vanished;
 
 		if (!info) {
 			a->unresolved++;
@@ -473,14 +479,15 @@ static void end_window(struct agent *a, double end)
 			continue;
 		}
 		memset(&now, 0, sizeof(now));
-		vanished = !a->replay &&
-			   psc_cgroupfs_read_usage(&a->layout, info->path, &now) == -ENOENT;
-		if (vanished)
+		missing = !a->replay &&
+			  psc_cgroupfs_read_usage(&a->layout, info->path, &now) == -ENOENT;
+		if (missing)
 			memset(&now, 0, sizeof(now));
+		vanished = missing && info->gone_before_drain;
 		usage_delta(&now, info, window_s, &u);
 		/* A managed workload stays reported while its cgroup exists: its quiet windows
 		 * are data for its sizing, not an absence. */
-		bool keep = !vanished && is_managed(a, info->path);
+		bool keep = !missing && is_managed(a, info->path);
 		if (wl->active || wl->idle_windows < a->opts->idle_windows || keep)
 			emit(a, wl, info, &u, end, window_s);
 		/* Workloads that ended are flushed, not leaked. */
@@ -488,7 +495,7 @@ static void end_window(struct agent *a, double end)
 		    n_gone < PSC_ARRAY_SIZE(gone))
 			gone[n_gone++] = wl->cgroup_id;
 		info->base = now;
-		info->has_base = !vanished;
+		info->has_base = !missing;
 	}
 	/* Before forgetting: the items point into the workloads. */
 	if (a->uplink)
