@@ -18,6 +18,7 @@ struct conn {
 	enum psc_proto proto;
 	uint8_t role;
 	bool proto_final; /* stop detecting: stays "tcp" */
+	bool seen_dead;	  /* its process was gone at the last sweep */
 	uint8_t detect_tries;
 	uint16_t server_port;
 	bool has_last;
@@ -262,15 +263,27 @@ void psc_conn_on_close(struct psc_conn_table *t, const struct psc_event_hdr *hdr
 		psc_window_session_end(t->window, hdr->cgroup_id, (hdr->ts_ns - hdr->open_ns) / 1000);
 }
 
+/* A process that exited may still have events in the ring buffer (its last response, its
+ * close) when the sweep first sees it gone. The agent drains the ring between two sweeps, so
+ * a connection forgotten only at the second sweep that finds its process gone has had all
+ * its events. */
 void psc_conn_sweep(struct psc_conn_table *t, bool (*alive)(uint32_t tgid, void *ctx), void *ctx)
 {
 	size_t it = 0;
 	uint64_t key;
-	void *c;
+	void *p;
 
-	while (psc_hashmap_next(t->conns, &it, &key, &c)) {
-		if (alive((uint32_t)(key >> 32), ctx))
+	while (psc_hashmap_next(t->conns, &it, &key, &p)) {
+		struct conn *c = p;
+
+		if (alive((uint32_t)(key >> 32), ctx)) {
+			c->seen_dead = false;
 			continue;
+		}
+		if (!c->seen_dead) {
+			c->seen_dead = true;
+			continue;
+		}
 		psc_hashmap_iter_remove(t->conns, &it);
 		free(c);
 		t->counters.conns_swept++;

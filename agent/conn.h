@@ -40,7 +40,9 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 		      const uint8_t *data);
 void psc_conn_on_close(struct psc_conn_table *t, const struct psc_event_hdr *hdr);
 
-/* Forgets connections of processes for which @alive returns false. */
+/* Forgets connections of processes for which @alive returned false at this sweep and at
+ * the one before: call it with the event source drained in between, so that the last
+ * events of a process that just exited are still paired with its connection. */
 void psc_conn_sweep(struct psc_conn_table *t, bool (*alive)(uint32_t tgid, void *ctx), void *ctx);
 
 size_t psc_conn_count(const struct psc_conn_table *t);

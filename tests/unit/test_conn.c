@@ -155,6 +155,15 @@ static void sweep_forgets_connections_of_exited_processes(void **state)
 	for (uint32_t tgid = 1; tgid <= 100; tgid++)
 		feed(f, CG_SERVER, tgid, 3, PSC_ROLE_SERVER, PSC_DIR_INGRESS, 1, "GET / HTTP/1.1\r\n\r\n");
 	assert_int_equal(psc_conn_count(f->t), 100);
+	/* The first sweep that finds them gone keeps them: their last events may still be
+	 * in the ring. A response that arrives then is paired with its request. */
+	psc_conn_sweep(f->t, nobody_alive, NULL);
+	assert_int_equal(psc_conn_count(f->t), 100);
+	assert_int_equal(psc_conn_counters(f->t)->conns_swept, 0);
+	feed(f, CG_SERVER, 1, 3, PSC_ROLE_SERVER, PSC_DIR_EGRESS, 5, "HTTP/1.1 200 OK\r\n\r\n");
+	struct psc_endpoint_stats *ep = find(f->w, CG_SERVER, "GET /", PSC_ROLE_SERVER);
+	assert_non_null(ep);
+	assert_int_equal(ep->responses, 1);
 	psc_conn_sweep(f->t, nobody_alive, NULL);
 	assert_int_equal(psc_conn_count(f->t), 0);
 	assert_int_equal(psc_conn_counters(f->t)->conns_swept, 100);
