@@ -164,8 +164,8 @@ void psc_detector_update(struct psc_detector *d, double actual, double expected,
 	}
 	double r = actual - expected;
 	/* The novelty search sees every recorded value, warm-up included. */
-	double nearest = NAN;
-	double nd = d->nov ? psc_novelty_update(d->nov, actual, &nearest) : NAN;
+	struct psc_novelty_match match = {.nearest = NAN};
+	double nd = d->nov ? psc_novelty_update(d->nov, actual, &match) : NAN;
 	if (d->n >= d->cfg.warmup && d->n >= 8) {
 		/* Location and scale move slowly: recompute them every SCALE_EVERY steps
 		 * (the dominant cost of a cycle otherwise), the deviations every step. */
@@ -211,10 +211,10 @@ void psc_detector_update(struct psc_detector *d, double actual, double expected,
 		if (lp_n < lp_s && lp_n < lp_c) {
 			out->chart = PSC_CHART_NOVELTY;
 			out->score = p_to_score(lp_n, d->cfg.decades);
-			out->direction = actual >= nearest ? 1 : -1;
-			out->start = d->t + 1 - d->cfg.novelty_dim;
-			out->baseline = nearest;
-			out->z = (actual - nearest) / sc;
+			out->direction = actual >= match.nearest ? 1 : -1;
+			out->start = d->t - match.onset;
+			out->baseline = match.nearest;
+			out->z = (actual - match.nearest) / sc;
 		} else if (lp_s <= lp_c) {
 			out->chart = PSC_CHART_SHEWHART;
 			out->score = p_to_score(lp_s, d->cfg.decades);

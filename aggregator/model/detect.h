@@ -20,7 +20,8 @@
  *       among its own past values (same tail rule). It sees what the forecast adapts
  *       to or never modelled: a new shape, a level never visited, a new oscillation; a
  *       pattern seen before, however large, is not novel. Its baseline is the last
- *       value of the nearest past embedding.
+ *       value of the nearest past embedding, its start the oldest value of the
+ *       current one that departs from that embedding (novelty.h).
  *    With x = -log10 of the smallest p, the raw score is x / (x + decades): 0.5 at a
  *    1-in-10^decades event (default 1 in 1000), approaching 1 for stronger evidence. One
  *    alarm per episode: a raw score not above the last alarm's (held for `hold` steps,

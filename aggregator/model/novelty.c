@@ -55,7 +55,7 @@ void psc_novelty_free(struct psc_novelty **nvp)
 	*nvp = NULL;
 }
 
-double psc_novelty_update(struct psc_novelty *nv, double x, double *nearest)
+double psc_novelty_update(struct psc_novelty *nv, double x, struct psc_novelty_match *match)
 {
 	uint32_t dim = nv->cfg.dim, k = nv->cfg.k;
 
@@ -63,15 +63,17 @@ double psc_novelty_update(struct psc_novelty *nv, double x, double *nearest)
 	nv->buf[nv->pos] = nv->buf[nv->pos + nv->cap] = x;
 	if (nv->n < nv->cap)
 		nv->n++;
-	if (nearest)
-		*nearest = NAN;
+	if (match) {
+		match->nearest = NAN;
+		match->onset = 0;
+	}
 	/* Candidates end lag in [dim, n - dim] steps back: none overlaps the current
 	 * embedding, whose own recent past would otherwise always be its neighbour. */
 	if (nv->n < 2 * dim + 2 * k - 1)
 		return NAN;
 	const double *cur = nv->buf + nv->pos + nv->cap;
 	double best[MAX_K];
-	double best_v = NAN;
+	const double *best_c = NULL;
 	uint32_t nb = 0;
 	for (uint32_t lag = dim; lag + dim <= nv->n; lag++) {
 		const double *cand = cur - lag;
@@ -89,12 +91,19 @@ double psc_novelty_update(struct psc_novelty *nv, double x, double *nearest)
 		}
 		best[i] = dist;
 		if (i == 0)
-			best_v = cand[0];
+			best_c = cand;
 	}
 	double sum = 0;
 	for (uint32_t i = 0; i < nb; i++)
 		sum += best[i];
-	if (nearest)
-		*nearest = best_v;
+	if (match && best_c) {
+		double dmax = 0;
+		for (uint32_t j = 0; j < dim; j++)
+			dmax = fmax(dmax, fabs(cur[-(int64_t)j] - best_c[-(int64_t)j]));
+		for (uint32_t j = 0; j < dim; j++)
+			if (fabs(cur[-(int64_t)j] - best_c[-(int64_t)j]) >= 0.5 * dmax)
+				match->onset = j;
+		match->nearest = best_c[0];
+	}
 	return sum / nb / dim;
 }

@@ -24,8 +24,15 @@ struct psc_novelty;
  * *out. */
 int psc_novelty_new(struct psc_novelty **out, const struct psc_novelty_cfg *cfg);
 void psc_novelty_free(struct psc_novelty **nv);
+/* What the current embedding was compared with. */
+struct psc_novelty_match {
+	double nearest; /* last value of the nearest past embedding (NAN when none) */
+	uint32_t onset; /* steps back (0 = the newest value) to the oldest value of the
+			 * embedding that departs from the nearest one by at least half the
+			 * largest departure: where the new shape begins */
+};
+
 /* Appends @x (finite) and returns the mean L1 distance per value from the current
- * embedding to its k nearest past ones, or NAN until dim + 2k values were seen. When
- * @nearest is not NULL it receives the last value of the nearest past embedding (the
- * baseline the current value is compared with). */
-double psc_novelty_update(struct psc_novelty *nv, double x, double *nearest);
+ * embedding to its k nearest past ones, or NAN until 2 (dim + k) - 1 values were seen.
+ * Fills @match when not NULL. */
+double psc_novelty_update(struct psc_novelty *nv, double x, struct psc_novelty_match *match);

@@ -130,25 +130,33 @@ static void test_novelty_distance(void **state)
 	struct psc_novelty_cfg cfg = {.dim = 16, .history = 512, .k = 3};
 	struct psc_novelty *nv = NULL;
 	struct psc_rng rng;
-	double nearest, seen_max = 0;
+	struct psc_novelty_match m;
+	double seen_max = 0;
 
 	psc_rng_seed(&rng, 21);
 	assert_int_equal(psc_novelty_new(&nv, &cfg), 0);
 	/* not enough history yet */
-	assert_true(isnan(psc_novelty_update(nv, 0, &nearest)));
+	assert_true(isnan(psc_novelty_update(nv, 0, &m)));
+	assert_true(isnan(m.nearest));
 	for (int i = 1; i < 1500; i++) {
 		double x = 10 * sin(2 * M_PI * i / 50) + 0.1 * psc_rng_normal(&rng);
-		double dist = psc_novelty_update(nv, x, &nearest);
+		double dist = psc_novelty_update(nv, x, &m);
 		if (i > 600) {
 			seen_max = fmax(seen_max, dist);
-			assert_true(fabs(nearest - x) < 1.5);
+			assert_true(fabs(m.nearest - x) < 1.5);
 		}
 	}
 	/* the sine seen 10 times: its neighbours are within the noise */
 	assert_true(seen_max < 0.5);
-	double dist = psc_novelty_update(nv, 30, &nearest);
+	double dist = psc_novelty_update(nv, 30, &m);
 	assert_true(dist > 1.0);
-	assert_true(nearest < 11);
+	assert_true(m.nearest < 11);
+	assert_int_equal(m.onset, 0);
+	/* a new level, 4 values in: the shape departs from its neighbour 3 steps back */
+	for (int i = 0; i < 3; i++)
+		dist = psc_novelty_update(nv, 30, &m);
+	assert_true(dist > 3.0);
+	assert_int_equal(m.onset, 3);
 	psc_novelty_free(&nv);
 	assert_null(nv);
 	psc_novelty_free(NULL);
@@ -205,8 +213,8 @@ static void test_novelty_sees_what_the_forecast_follows(void **state)
 	assert_true(delay >= 0 && delay < 16);
 	assert_int_equal(at.chart, PSC_CHART_NOVELTY);
 	assert_int_equal(at.direction, 1);
-	/* the embedding that first contains the shift starts at or before it */
-	assert_true(at.start >= 3000 - 16 && at.start <= 3000);
+	/* named from where the shape departs from its nearest past, i.e. the shift */
+	assert_true(at.start >= 2998 && at.start <= 3000);
 	assert_true(at.baseline < 26);
 	assert_string_equal(psc_chart_name(at.chart), "novelty");
 }
