@@ -100,7 +100,7 @@ double psc_novelty_update(struct psc_novelty *nv, double x, struct psc_novelty_m
 		double dmax = 0;
 		for (uint32_t j = 0; j < dim; j++)
 			dmax = fmax(dmax, fabs(cur[-(int64_t)j] - best_c[-(int64_t)j]));
-		for (uint32_t j = 0; j < dim; j++)
+		for (uint32_t j = 0; j < dim && dmax > 0; j++)
 			if (fabs(cur[-(int64_t)j] - best_c[-(int64_t)j]) >= 0.5 * dmax)
 				match->onset = j;
 		match->nearest = best_c[0];

@@ -157,6 +157,16 @@ static void test_novelty_distance(void **state)
 		dist = psc_novelty_update(nv, 30, &m);
 	assert_true(dist > 3.0);
 	assert_int_equal(m.onset, 3);
+	/* an exact repeat departs nowhere: onset 0, distance 0 */
+	struct psc_novelty_cfg flat = {.dim = 4, .history = 64, .k = 1};
+	struct psc_novelty *nf = NULL;
+	assert_int_equal(psc_novelty_new(&nf, &flat), 0);
+	for (int i = 0; i < 40; i++)
+		dist = psc_novelty_update(nf, 7, &m);
+	assert_true(dist == 0);
+	assert_int_equal(m.onset, 0);
+	assert_true(m.nearest == 7);
+	psc_novelty_free(&nf);
 	psc_novelty_free(&nv);
 	assert_null(nv);
 	psc_novelty_free(NULL);
