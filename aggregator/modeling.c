@@ -357,11 +357,6 @@ static int ser_open(struct psc_modeling *m, struct ser *s)
 	return 0;
 }
 
-static const char *chart_name(enum psc_chart c)
-{
-	return c == PSC_CHART_CUSUM ? "cusum" : c == PSC_CHART_SHEWHART ? "shewhart" : "none";
-}
-
 static const char *endpoint_name(struct psc_modeling *m, int64_t eid, char *buf, size_t len)
 {
 	sqlite3_stmt *st = m->st[Q_EP_NAME];
@@ -492,7 +487,7 @@ static int feed_step(struct psc_modeling *m, struct wl *w)
 		if (!top[0])
 			top_endpoint(m, w, a, top, sizeof(top));
 		snprintf(detail, sizeof(detail), "%s %s: %.4g against %.4g expected (%.1f sd)%s",
-			 chart_name(det.chart), det.direction > 0 ? "up" : "down", v[i],
+			 psc_chart_name(det.chart), det.direction > 0 ? "up" : "down", v[i],
 			 det.baseline, det.z, top);
 		r = store_detection(m, w, ser_name[i], a->b, det.score, ser_name[i],
 				    det.direction, v[i], det.baseline, detail);

@@ -7,25 +7,37 @@
 
 #include "detect.h"
 #include "mathutil.h"
+#include "novelty.h"
 
-#define MAX_DIMS 64
-#define REF_LAG 64
-#define SCALE_EVERY 8
-#define REFRACTORY_DAMP 0.5
+#define MAX_DIMS	 64
+#define REF_LAG		 64
+#define SCALE_EVERY	 8
+#define REFRACTORY_DAMP	 0.5
 #define REFRACTORY_DECAY 0.99
+#define NOVELTY_K	 3
 
 struct psc_detector {
 	struct psc_detector_cfg cfg;
 	double *ring, *scratch;
 	double *cring; /* past CUSUM values, for their empirical calibration */
+	double *nring; /* past novelty distances, likewise */
+	struct psc_novelty *nov;
 	uint32_t n, pos;
 	uint64_t t;
-	double sp, sn;          /* CUSUM sums */
-	uint64_t sp_at, sn_at;  /* run starts */
-	double recent;          /* decaying maximum of recent scores */
-	double center, scale;   /* cached robust location and scale */
-	uint64_t scale_at;      /* update count when they were computed */
+	double sp, sn;	       /* CUSUM sums */
+	uint64_t sp_at, sn_at; /* run starts */
+	double recent;	       /* level of the last alarm... */
+	uint64_t recent_at;    /* ...and its step */
+	double center, scale;  /* cached robust location and scale */
+	uint64_t scale_at;     /* update count when they were computed */
 };
+
+const char *psc_chart_name(enum psc_chart c)
+{
+	static const char *const names[] = {"none", "shewhart", "cusum", "novelty"};
+
+	return (unsigned)c < _PSC_CHART_MAX ? names[c] : "none";
+}
 
 void psc_detector_cfg_default(struct psc_detector_cfg *cfg)
 {
@@ -34,15 +46,18 @@ void psc_detector_cfg_default(struct psc_detector_cfg *cfg)
 	cfg->cusum_k = 1.0;
 	cfg->clip = 3;
 	cfg->decades = 3;
-	cfg->charts = 1u << PSC_CHART_SHEWHART | 1u << PSC_CHART_CUSUM;
+	cfg->charts = 1u << PSC_CHART_SHEWHART | 1u << PSC_CHART_CUSUM | 1u << PSC_CHART_NOVELTY;
+	cfg->novelty_dim = 16;
+	cfg->hold = 100;
 }
 
 int psc_detector_new(struct psc_detector **out, const struct psc_detector_cfg *cfg)
 {
 	struct psc_detector *d;
 
-	if (!cfg || cfg->window < 8 || !cfg->charts || !(cfg->cusum_k > 0) || !(cfg->clip > 0) ||
-	    !(cfg->decades > 0))
+	if (!cfg || cfg->window < 8 || !cfg->charts || cfg->charts >> _PSC_CHART_MAX ||
+	    !(cfg->cusum_k > 0) || !(cfg->clip > 0) || !(cfg->decades > 0) ||
+	    cfg->novelty_dim < 1 || cfg->novelty_dim > PSC_NOVELTY_MAX_DIM)
 		return -EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -51,12 +66,20 @@ int psc_detector_new(struct psc_detector **out, const struct psc_detector_cfg *c
 	d->ring = calloc(cfg->window, sizeof(double));
 	d->scratch = calloc(2ull * cfg->window, sizeof(double));
 	d->cring = calloc(cfg->window, sizeof(double));
-	if (!d->ring || !d->scratch || !d->cring) {
-		psc_detector_free(&d);
-		return -ENOMEM;
+	d->nring = calloc(cfg->window, sizeof(double));
+	if (!d->ring || !d->scratch || !d->cring || !d->nring)
+		goto nomem;
+	if (cfg->charts & 1u << PSC_CHART_NOVELTY) {
+		struct psc_novelty_cfg ncfg = {
+			.dim = cfg->novelty_dim, .history = cfg->window, .k = NOVELTY_K};
+		if (psc_novelty_new(&d->nov, &ncfg) < 0)
+			goto nomem;
 	}
 	*out = d;
 	return 0;
+nomem:
+	psc_detector_free(&d);
+	return -ENOMEM;
 }
 
 void psc_detector_free(struct psc_detector **dp)
@@ -66,6 +89,8 @@ void psc_detector_free(struct psc_detector **dp)
 	free((*dp)->ring);
 	free((*dp)->scratch);
 	free((*dp)->cring);
+	free((*dp)->nring);
+	psc_novelty_free(&(*dp)->nov);
 	free(*dp);
 	*dp = NULL;
 }
@@ -93,24 +118,18 @@ static double robust_scale(struct psc_detector *d, double *center)
 	return sc;
 }
 
-/* True if ring slot @k holds one of the last REF_LAG values. */
-static bool is_recent(const struct psc_detector *d, uint32_t k, uint32_t lag)
-{
-	uint32_t age = (d->pos + d->cfg.window - 1 - k) % d->cfg.window;
-	return age < lag;
-}
-
 /* log10 of the empirical probability that a reference value of @v (slot-aligned with
- * the rings) is at least @a, with a power-law tail (exponent 3) beyond the largest one,
- * so that the rarest values still rank among themselves. The reference leaves out the
- * last REF_LAG values: an episode is not judged against itself. */
+ * the residual ring) is at least @a, with a power-law tail (exponent 3) beyond the
+ * largest one, so that the rarest values still rank among themselves. With @lag, the
+ * reference leaves out the last @lag values: an episode is not judged against itself. */
 static double empirical_log10p(const struct psc_detector *d, const double *v, double a,
 			       uint32_t lag, bool *beyond)
 {
-	uint32_t ge = 0, n = 0;
+	uint32_t ge = 0, n = 0, w = d->cfg.window;
 	double amax = 0;
+	bool skip = lag && d->n > 2 * lag;
 	for (uint32_t i = 0; i < d->n; i++) {
-		if (lag && d->n > 2 * lag && is_recent(d, i, lag))
+		if (skip && (d->pos + w - 1 - i) % w < lag)
 			continue;
 		n++;
 		ge += v[i] >= a;
@@ -144,6 +163,9 @@ void psc_detector_update(struct psc_detector *d, double actual, double expected,
 		return;
 	}
 	double r = actual - expected;
+	/* The novelty search sees every recorded value, warm-up included. */
+	struct psc_novelty_match match = {.nearest = NAN};
+	double nd = d->nov ? psc_novelty_update(d->nov, actual, &match) : NAN;
 	if (d->n >= d->cfg.warmup && d->n >= 8) {
 		/* Location and scale move slowly: recompute them every SCALE_EVERY steps
 		 * (the dominant cost of a cycle otherwise), the deviations every step. */
@@ -167,21 +189,33 @@ void psc_detector_update(struct psc_detector *d, double actual, double expected,
 		d->sp = fmax(0, d->sp + zc - d->cfg.cusum_k);
 		d->sn = fmax(0, d->sn - zc - d->cfg.cusum_k);
 		double s = d->sp > d->sn ? d->sp : d->sn;
-		/* log10 of the tails: Gaussian two-sided for Shewhart, exp(-2kS) for CUSUM. */
-		bool beyond = false;
-		double lp_s = empirical_log10p(d, d->scratch, fabs(r - center), 0, &beyond);
+		bool beyond = false, unused;
+		double lp_s = 0, lp_c = 0, lp_n = 0;
+		if (d->cfg.charts & 1u << PSC_CHART_SHEWHART)
+			lp_s = empirical_log10p(d, d->scratch, fabs(r - center), 0, &unused);
 		/* The CUSUM is calibrated the same way, against its own recent values: its
 		 * Gaussian tail exp(-2kS) is far too confident on real, heavy-tailed and
 		 * autocorrelated residuals. */
-		double lp_c = s > 0 ? empirical_log10p(d, d->cring, s, REF_LAG, &beyond) : 0;
-		if (!(d->cfg.charts & 1u << PSC_CHART_SHEWHART))
-			lp_s = 0;
+		if (s > 0)
+			lp_c = empirical_log10p(d, d->cring, s, REF_LAG, &beyond);
 		if (!(d->cfg.charts & 1u << PSC_CHART_CUSUM))
 			lp_c = 0;
+		/* Novelty against all its past values, the recent ones included: a new
+		 * pattern is reported as it appears; once it repeats, its distances are the
+		 * norm and it is not reported again. */
+		if (isfinite(nd))
+			lp_n = empirical_log10p(d, d->nring, nd, 0, &unused);
 		out->z = z;
 		out->cusum = s;
 		out->scale = sc;
-		if (lp_s <= lp_c) {
+		if (lp_n < lp_s && lp_n < lp_c) {
+			out->chart = PSC_CHART_NOVELTY;
+			out->score = p_to_score(lp_n, d->cfg.decades);
+			out->direction = actual >= match.nearest ? 1 : -1;
+			out->start = d->t - match.onset;
+			out->baseline = match.nearest;
+			out->z = (actual - match.nearest) / sc;
+		} else if (lp_s <= lp_c) {
 			out->chart = PSC_CHART_SHEWHART;
 			out->score = p_to_score(lp_s, d->cfg.decades);
 			out->direction = z >= 0 ? 1 : -1;
@@ -191,13 +225,24 @@ void psc_detector_update(struct psc_detector *d, double actual, double expected,
 			out->direction = d->sp >= d->sn ? 1 : -1;
 			out->start = d->sp >= d->sn ? d->sp_at : d->sn_at;
 		}
-		/* One alarm per episode: a score that does not exceed the (decaying) level
-		 * of recent alarms is new evidence of the same episode and is damped. */
+		/* One alarm per episode: a score that does not beat the last alarm's, held
+		 * for `hold` steps and then decaying by 1% per step, is more evidence of the
+		 * same episode and is damped. NAB charges every flagged row outside a
+		 * labelled window, and real episodes (a spike's aftermath, a noisy
+		 * transition) come in bursts. */
 		double raw = out->score;
-		if (raw <= d->recent)
+		uint64_t held = d->t - d->recent_at;
+		double level = held < d->cfg.hold ? d->recent
+						  : d->recent * pow(REFRACTORY_DECAY,
+								    (double)(held - d->cfg.hold));
+		if (raw <= level) {
 			out->score = raw * REFRACTORY_DAMP;
-		d->recent = fmax(raw, d->recent * REFRACTORY_DECAY);
+		} else {
+			d->recent = raw;
+			d->recent_at = d->t;
+		}
 		d->cring[d->pos] = s;
+		d->nring[d->pos] = isfinite(nd) ? nd : 0;
 		/* Alarm and restart as soon as the CUSUM beats its own record: a shift is
 		 * reported once, and a persisting one is re-reported only after it builds
 		 * up again. */

@@ -8,6 +8,7 @@
 
 #include "detect.h"
 #include "forecast.h"
+#include "novelty.h"
 #include "replay.h"
 
 static void help(void)
@@ -18,19 +19,23 @@ static void help(void)
 	       "  timestamp,value,score\n"
 	       "score in [0,1] is the shift score of that row, computed from rows up to it only:\n"
 	       "the residual of the online one-step forecast (best model by rolling back-test)\n"
-	       "is watched by a Shewhart chart and a two-sided CUSUM, each calibrated against\n"
-	       "its own recent values (robust, heavy-tailed); with x = -log10(tail probability\n"
-	       "of the stronger chart), score = x / (x + 3), so 0.5 is a 1-in-1000 event; halved\n"
-	       "while it does not exceed the recent alarm level (one alarm per episode).\n"
+	       "is watched by a Shewhart chart and a two-sided CUSUM, and the shape of the last\n"
+	       "16 values by a nearest-neighbour novelty search over the last 1024, each\n"
+	       "calibrated against its own past values (robust, heavy-tailed); with x =\n"
+	       "-log10(tail probability of the strongest), score = x / (x + 3), so 0.5 is a\n"
+	       "1-in-1000 event; halved while it does not beat the last alarm's level (held 100\n"
+	       "steps, then decaying): one alarm per episode.\n"
 	       "\n"
 	       "Options:\n"
 	       "  -c, --column NAME   value column (default: 'value', else the first '*usage*')\n"
 	       "  -m, --models LIST   forecasting models (see 'forecast --help')\n"
 	       "  -p, --period P      season: auto (default), none, daily, weekly, or steps\n"
 	       "  -e, --explain       add columns: chart,direction,start,expected,z\n"
-	       "      --charts LIST   shewhart,cusum (default both)\n"
+	       "      --charts LIST   shewhart,cusum,novelty (default all three)\n"
 	       "      --cusum-k K     CUSUM allowance in robust sd (default 1)\n"
 	       "      --window N      residuals kept for the scale and tail (default 1024)\n"
+	       "      --novelty-dim N values per embedding of the novelty search (default 16)\n"
+	       "      --hold N        steps an alarm's level damps later scores (default 100)\n"
 	       "      --strict        refuse repeated timestamps and gaps instead of repairing them\n"
 	       "  -q, --quiet         no warnings on stderr\n"
 	       "  -h, --help          this text\n");
@@ -48,6 +53,8 @@ int psc_replay_detector_opt(const char *cmd, int c, const char *arg,
 			dcfg->charts |= 1u << PSC_CHART_SHEWHART;
 		if (strstr(arg, "cusum"))
 			dcfg->charts |= 1u << PSC_CHART_CUSUM;
+		if (strstr(arg, "novelty"))
+			dcfg->charts |= 1u << PSC_CHART_NOVELTY;
 		if (!dcfg->charts)
 			return psc_replay_usage_error(cmd, "invalid --charts '%s'", arg);
 		return PSC_REPLAY_OK;
@@ -60,6 +67,16 @@ int psc_replay_detector_opt(const char *cmd, int c, const char *arg,
 		dcfg->window = (uint32_t)strtoul(arg, &end, 10);
 		if (*end || dcfg->window < 16 || dcfg->window > 1000000)
 			return psc_replay_usage_error(cmd, "invalid --window '%s'", arg);
+		return PSC_REPLAY_OK;
+	case 'N':
+		dcfg->novelty_dim = (uint32_t)strtoul(arg, &end, 10);
+		if (*end || dcfg->novelty_dim < 1 || dcfg->novelty_dim > PSC_NOVELTY_MAX_DIM)
+			return psc_replay_usage_error(cmd, "invalid --novelty-dim '%s'", arg);
+		return PSC_REPLAY_OK;
+	case 'H':
+		dcfg->hold = (uint32_t)strtoul(arg, &end, 10);
+		if (*end || dcfg->hold > 1000000)
+			return psc_replay_usage_error(cmd, "invalid --hold '%s'", arg);
 		return PSC_REPLAY_OK;
 	default:
 		return psc_replay_usage_error(cmd, "invalid option");
@@ -109,14 +126,13 @@ struct print_ctx {
 
 static int print_row(void *ctx, size_t row, const struct psc_detection *det)
 {
-	static const char *const chart_names[] = { "none", "shewhart", "cusum" };
 	const struct print_ctx *pc = ctx;
 	const struct psc_series *s = pc->s;
 
 	printf("%s,%s,%.6f", s->text + s->ts_off[row], s->text + s->v_off[row], det->score);
 	if (pc->explain) {
 		size_t srow = det->start < s->n ? (size_t)det->start : row;
-		printf(",%s,%d,%s,", chart_names[det->chart], det->direction,
+		printf(",%s,%d,%s,", psc_chart_name(det->chart), det->direction,
 		       s->text + s->ts_off[srow]);
 		psc_replay_print_num(det->baseline);
 		printf(",%.3f", det->z);
@@ -133,6 +149,7 @@ static int run(int argc, char **argv)
 		{ "strict", no_argument, NULL, 'S' },	    { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },	    { "charts", required_argument, NULL, 'C' },
 		{ "cusum-k", required_argument, NULL, 'k' }, { "window", required_argument, NULL, 'w' },
+		{ "novelty-dim", required_argument, NULL, 'N' }, { "hold", required_argument, NULL, 'H' },
 		{}
 	};
 	struct psc_replay_input_opts in = { 0 };
@@ -167,6 +184,8 @@ static int run(int argc, char **argv)
 		case 'C':
 		case 'k':
 		case 'w':
+		case 'N':
+		case 'H':
 			if (psc_replay_detector_opt("detect", c, optarg, &dcfg) != PSC_REPLAY_OK)
 				return PSC_REPLAY_USAGE;
 			break;

@@ -83,9 +83,11 @@ static void help(void)
 	       "  -c, --column NAME   value column (default: 'value', else the first '*usage*')\n"
 	       "  -m, --models LIST   forecasting models (see 'forecast --help')\n"
 	       "  -p, --period P      season: auto (default), none, daily, weekly, or steps\n"
-	       "      --charts LIST   shewhart,cusum (default both)\n"
+	       "      --charts LIST   shewhart,cusum,novelty (default all three)\n"
 	       "      --cusum-k K     CUSUM allowance in robust sd (default 1)\n"
 	       "      --window N      residuals kept for the scale and tail (default 1024)\n"
+	       "      --novelty-dim N values per embedding of the novelty search (default 16)\n"
+	       "      --hold N        steps an alarm's level damps later scores (default 100)\n"
 	       "      --strict        refuse repeated timestamps and gaps instead of repairing them\n"
 	       "  -q, --quiet         no warnings on stderr\n"
 	       "  -h, --help          this text\n"
@@ -531,6 +533,7 @@ static int run(int argc, char **argv)
 		{ "strict", no_argument, NULL, 'S' },	    { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },	    { "charts", required_argument, NULL, 'C' },
 		{ "cusum-k", required_argument, NULL, 'k' }, { "window", required_argument, NULL, 'w' },
+		{ "novelty-dim", required_argument, NULL, 'N' }, { "hold", required_argument, NULL, 'H' },
 		{}
 	};
 	struct nab_opts o = { .period = "auto" };
@@ -561,6 +564,8 @@ static int run(int argc, char **argv)
 		case 'C':
 		case 'k':
 		case 'w':
+		case 'N':
+		case 'H':
 			if (psc_replay_detector_opt("nab", c, optarg, &o.dcfg) != PSC_REPLAY_OK)
 				return PSC_REPLAY_USAGE;
 			break;

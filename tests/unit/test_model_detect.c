@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Shift detection: Shewhart and CUSUM on residuals, change points on behaviour vectors. */
+/* Shift detection: Shewhart and CUSUM on residuals, novelty of the recent shape, change
+ * points on behaviour vectors. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 
 #include "detect.h"
 #include "mathutil.h"
+#include "novelty.h"
 
 static struct psc_detector *new_detector(void)
 {
@@ -122,9 +124,147 @@ static void test_bad_config(void **state)
 	psc_detector_free(NULL);
 }
 
+/* A pattern seen before is near its past; a level never visited is far from it. */
+static void test_novelty_distance(void **state)
+{
+	struct psc_novelty_cfg cfg = {.dim = 16, .history = 512, .k = 3};
+	struct psc_novelty *nv = NULL;
+	struct psc_rng rng;
+	struct psc_novelty_match m;
+	double seen_max = 0;
+
+	psc_rng_seed(&rng, 21);
+	assert_int_equal(psc_novelty_new(&nv, &cfg), 0);
+	/* not enough history yet */
+	assert_true(isnan(psc_novelty_update(nv, 0, &m)));
+	assert_true(isnan(m.nearest));
+	for (int i = 1; i < 1500; i++) {
+		double x = 10 * sin(2 * M_PI * i / 50) + 0.1 * psc_rng_normal(&rng);
+		double dist = psc_novelty_update(nv, x, &m);
+		if (i > 600) {
+			seen_max = fmax(seen_max, dist);
+			assert_true(fabs(m.nearest - x) < 1.5);
+		}
+	}
+	/* the sine seen 10 times: its neighbours are within the noise */
+	assert_true(seen_max < 0.5);
+	double dist = psc_novelty_update(nv, 30, &m);
+	assert_true(dist > 1.0);
+	assert_true(m.nearest < 11);
+	assert_int_equal(m.onset, 0);
+	/* a new level, 4 values in: the shape departs from its neighbour 3 steps back */
+	for (int i = 0; i < 3; i++)
+		dist = psc_novelty_update(nv, 30, &m);
+	assert_true(dist > 3.0);
+	assert_int_equal(m.onset, 3);
+	/* an exact repeat departs nowhere: onset 0, distance 0 */
+	struct psc_novelty_cfg flat = {.dim = 4, .history = 64, .k = 1};
+	struct psc_novelty *nf = NULL;
+	assert_int_equal(psc_novelty_new(&nf, &flat), 0);
+	for (int i = 0; i < 40; i++)
+		dist = psc_novelty_update(nf, 7, &m);
+	assert_true(dist == 0);
+	assert_int_equal(m.onset, 0);
+	assert_true(m.nearest == 7);
+	psc_novelty_free(&nf);
+	psc_novelty_free(&nv);
+	assert_null(nv);
+	psc_novelty_free(NULL);
+
+	cfg.dim = PSC_NOVELTY_MAX_DIM + 1;
+	assert_int_equal(psc_novelty_new(&nv, &cfg), -EINVAL);
+	assert_null(nv);
+}
+
+/* A forecaster that follows every move leaves residuals of 0: only the novelty of the
+ * actual values can see that the series left its usual range. */
+static double followed_shift(uint32_t charts, struct psc_detection *at, int *delay,
+			     int *noise_alarms)
+{
+	struct psc_detector_cfg cfg;
+	struct psc_detector *d = NULL;
+	struct psc_detection det;
+	struct psc_rng rng;
+	double best = 0;
+
+	psc_detector_cfg_default(&cfg);
+	cfg.charts = charts;
+	assert_int_equal(psc_detector_new(&d, &cfg), 0);
+	psc_rng_seed(&rng, 22);
+	*noise_alarms = 0;
+	*delay = -1;
+	for (int i = 0; i < 3200; i++) {
+		double x = 20 + 3 * sin(2 * M_PI * i / 48) + psc_rng_normal(&rng) +
+			   (i >= 3000 ? 8 : 0);
+		psc_detector_update(d, x, x, &det);
+		if (i > 100 && i < 3000)
+			*noise_alarms += det.score >= ALARM;
+		if (i >= 3000 && *delay < 0 && det.score >= ALARM) {
+			*delay = i - 3000;
+			*at = det;
+		}
+		if (i >= 3000)
+			best = fmax(best, det.score);
+	}
+	psc_detector_free(&d);
+	return best;
+}
+
+static void test_novelty_sees_what_the_forecast_follows(void **state)
+{
+	struct psc_detection at;
+	int delay, alarms;
+
+	followed_shift(1u << PSC_CHART_SHEWHART | 1u << PSC_CHART_CUSUM, &at, &delay, &alarms);
+	assert_int_equal(delay, -1);
+	followed_shift(1u << PSC_CHART_SHEWHART | 1u << PSC_CHART_CUSUM | 1u << PSC_CHART_NOVELTY,
+		       &at, &delay, &alarms);
+	assert_true(alarms <= 6);
+	assert_true(delay >= 0 && delay < 16);
+	assert_int_equal(at.chart, PSC_CHART_NOVELTY);
+	assert_int_equal(at.direction, 1);
+	/* named from where the shape departs from its nearest past, i.e. the shift */
+	assert_true(at.start >= 2998 && at.start <= 3000);
+	assert_true(at.baseline < 26);
+	assert_string_equal(psc_chart_name(at.chart), "novelty");
+}
+
+/* One alarm per episode: a second, larger spike is damped while the
+ * first alarm's level is held, and alarms again once it has decayed. */
+static double second_spike(uint32_t hold, int gap)
+{
+	struct psc_detector_cfg cfg;
+	struct psc_detector *d = NULL;
+	struct psc_detection det;
+	struct psc_rng rng;
+
+	psc_detector_cfg_default(&cfg);
+	cfg.hold = hold;
+	cfg.charts = 1u << PSC_CHART_SHEWHART;
+	assert_int_equal(psc_detector_new(&d, &cfg), 0);
+	psc_rng_seed(&rng, 23);
+	for (int i = 0; i < 2000; i++)
+		psc_detector_update(d, psc_rng_normal(&rng), 0, &det);
+	psc_detector_update(d, 12, 0, &det);
+	assert_true(det.score > 0.58);
+	for (int i = 1; i < gap; i++)
+		psc_detector_update(d, psc_rng_normal(&rng), 0, &det);
+	/* larger than the first, which is now part of the reference */
+	psc_detector_update(d, 16, 0, &det);
+	psc_detector_free(&d);
+	return det.score;
+}
+
+static void test_alarm_level_is_held(void **state)
+{
+	assert_true(second_spike(100, 80) < ALARM);
+	assert_true(second_spike(0, 80) > ALARM);
+	assert_true(second_spike(100, 200) > ALARM);
+}
+
 static void test_cpd_names_the_moving_dimension(void **state)
 {
-	struct psc_cpd_cfg cfg = { .dims = 5 };
+	struct psc_cpd_cfg cfg = {.dims = 5};
 	struct psc_cpd *c = NULL;
 	struct psc_shift sh;
 	struct psc_rng rng;
@@ -164,6 +304,9 @@ int main(void)
 		cmocka_unit_test(test_shewhart_fires_on_spike),
 		cmocka_unit_test(test_quantised_constant_series),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_novelty_distance),
+		cmocka_unit_test(test_novelty_sees_what_the_forecast_follows),
+		cmocka_unit_test(test_alarm_level_is_held),
 		cmocka_unit_test(test_cpd_names_the_moving_dimension),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
