@@ -99,12 +99,18 @@ struct psc_forecaster {
 };
 
 static const char *const model_names[_PSC_FC_MAX] = {
-	[PSC_FC_SNAIVE] = "seasonal_naive", [PSC_FC_HW_ADD] = "holt_winters_add",
-	[PSC_FC_HW_MUL] = "holt_winters_mul", [PSC_FC_AR] = "autoregressive",
-	[PSC_FC_LSTM] = "lstm",			[PSC_FC_SMEDIAN] = "seasonal_median",
-	[PSC_FC_NAIVE] = "naive",		[PSC_FC_RMEDIAN] = "rolling_median",
-	[PSC_FC_SLEVEL] = "seasonal_level", [PSC_FC_STACK] = "stack",
+	[PSC_FC_SNAIVE] = "seasonal_naive",
+	[PSC_FC_HW_ADD] = "holt_winters_add",
+	[PSC_FC_HW_MUL] = "holt_winters_mul",
+	[PSC_FC_AR] = "autoregressive",
+	[PSC_FC_LSTM] = "lstm",
+	[PSC_FC_SMEDIAN] = "seasonal_median",
+	[PSC_FC_NAIVE] = "naive",
+	[PSC_FC_RMEDIAN] = "rolling_median",
+	[PSC_FC_SLEVEL] = "seasonal_level",
+	[PSC_FC_STACK] = "stack",
 	[PSC_FC_BLEND] = "blend",
+	[PSC_FC_COMBINE] = "combine",
 };
 
 const char *psc_fc_model_name(enum psc_fc_model m)
@@ -605,7 +611,10 @@ static void band(struct psc_forecaster *f, size_t i, struct psc_fc_quantiles *q)
 			f->qoff_at[i] = f->steps;
 		}
 		q->p10 = point + f->qoff[i][0];
-		q->p50 = point + f->qoff[i][1];
+		/* The residual median is a stale bias estimate (at long horizons, of
+		 * forecasts issued days ago) that only added noise on the real traces; the
+		 * combination's point is used as it is. */
+		q->p50 = f->active[PSC_FC_COMBINE] ? point : point + f->qoff[i][1];
 		q->p90 = point + f->qoff[i][2];
 	} else {
 		uint64_t avail = hist_avail(f);
@@ -628,6 +637,34 @@ static void band(struct psc_forecaster *f, size_t i, struct psc_fc_quantiles *q)
 		q->p50 = q->p50 < 0 ? 0 : q->p50;
 		q->p90 = q->p90 < 0 ? 0 : q->p90;
 	}
+}
+
+/* The median of the stack and the two other models with the lowest back-test errors at
+ * horizon index i (the stack's forecast alone without two such models). A median of three
+ * keeps one member's value, so exact levels such as zero survive, and one wild member
+ * cannot move it. */
+static double combine(const struct psc_forecaster *f, size_t i, const double *c)
+{
+	int top[2] = {-1, -1};
+	double s = c[PSC_FC_STACK];
+
+	if (!f->active[PSC_FC_STACK] || !isfinite(s))
+		return NAN;
+	for (int m = 0; m < PSC_FC_COMBINE; m++) {
+		if (m == PSC_FC_STACK || !f->active[m] || !isfinite(c[m]) ||
+		    f->cnt[i][m] < MIN_SCORED)
+			continue;
+		if (top[0] < 0 || f->mae[i][m] < f->mae[i][top[0]]) {
+			top[1] = top[0];
+			top[0] = m;
+		} else if (top[1] < 0 || f->mae[i][m] < f->mae[i][top[1]]) {
+			top[1] = m;
+		}
+	}
+	if (top[1] < 0)
+		return s;
+	double a = c[top[0]], b = c[top[1]];
+	return fmax(fmin(a, b), fmin(fmax(a, b), s));
 }
 
 static void issue(struct psc_forecaster *f)
@@ -671,13 +708,20 @@ static void issue(struct psc_forecaster *f)
 		/* Choice: lowest back-test error among scored models. */
 		int best = PSC_FC_SNAIVE;
 		double be = INFINITY;
-		for (int m = 0; m < _PSC_FC_MAX; m++) {
+		for (int m = 0; m < PSC_FC_COMBINE; m++) {
 			if (!f->active[m] || !isfinite(c[m]) || f->cnt[i][m] < MIN_SCORED)
 				continue;
 			if (f->mae[i][m] < be) {
 				be = f->mae[i][m];
 				best = m;
 			}
+		}
+		if (f->active[PSC_FC_COMBINE]) {
+			c[PSC_FC_COMBINE] = combine(f, i, c);
+			if (isfinite(c[PSC_FC_COMBINE]) &&
+			    f->cnt[i][PSC_FC_COMBINE] >= MIN_SCORED &&
+			    f->mae[i][PSC_FC_COMBINE] < be)
+				best = PSC_FC_COMBINE;
 		}
 		f->choice[i] = best;
 		c[FINAL] = c[best];

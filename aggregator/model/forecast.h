@@ -32,7 +32,10 @@
  *    above, fitted per horizon by least absolute deviations (6 IRLS passes, ridge 0.1 of
  *    the mean diagonal pulling towards the rolling median) on the last 512 forecasts
  *    scored at that horizon, refitted every 32 steps;
- *  - blend: the mean of the other models weighted by inverse squared back-test error.
+ *  - blend: the mean of the other models weighted by inverse squared back-test error;
+ *  - combine: the median of the stack and the two other models with the lowest back-test
+ *    errors, chosen like any model. When it is enabled, p50 is the chosen point forecast
+ *    itself, without the residual-median shift.
  * The period comes from psc_season_detect() over the history, re-run once per day of
  * data (or fixed by the configuration); when it changes, the seasonal models restart from
  * the history.
@@ -59,18 +62,19 @@ enum psc_fc_model {
 	PSC_FC_SLEVEL,
 	PSC_FC_STACK,
 	PSC_FC_BLEND,
+	PSC_FC_COMBINE,
 	_PSC_FC_MAX,
 };
 
 #define PSC_FC_MASK(m) (1u << (m))
-#define PSC_FC_MASK_DEFAULT                                                                 \
-	(PSC_FC_MASK(PSC_FC_SNAIVE) | PSC_FC_MASK(PSC_FC_HW_ADD) | PSC_FC_MASK(PSC_FC_HW_MUL) | \
-	 PSC_FC_MASK(PSC_FC_AR) | PSC_FC_MASK(PSC_FC_SMEDIAN) | PSC_FC_MASK(PSC_FC_NAIVE) |    \
-	 PSC_FC_MASK(PSC_FC_RMEDIAN) | PSC_FC_MASK(PSC_FC_SLEVEL) | PSC_FC_MASK(PSC_FC_STACK) |      \
-	 PSC_FC_MASK(PSC_FC_BLEND))
+#define PSC_FC_MASK_DEFAULT                                                                        \
+	(PSC_FC_MASK(PSC_FC_SNAIVE) | PSC_FC_MASK(PSC_FC_HW_ADD) | PSC_FC_MASK(PSC_FC_HW_MUL) |    \
+	 PSC_FC_MASK(PSC_FC_AR) | PSC_FC_MASK(PSC_FC_SMEDIAN) | PSC_FC_MASK(PSC_FC_NAIVE) |        \
+	 PSC_FC_MASK(PSC_FC_RMEDIAN) | PSC_FC_MASK(PSC_FC_SLEVEL) | PSC_FC_MASK(PSC_FC_STACK) |    \
+	 PSC_FC_MASK(PSC_FC_BLEND) | PSC_FC_MASK(PSC_FC_COMBINE))
 #define PSC_FC_MASK_ALL ((1u << _PSC_FC_MAX) - 1)
-/* Models behind shift detection: the naive, rolling-median, seasonal-level and stacked
- * candidates improve the forecast's p50 but follow a shift so closely that its residuals
+/* Models behind shift detection: the naive, rolling-median, seasonal-level, stacked and
+ * combined candidates improve the forecast's p50 but follow a shift so closely that its residuals
  * shrink at once (NAB standard 54.7 with this set, 49.8 with the default one). */
 #define PSC_FC_MASK_DETECT                                                                  \
 	(PSC_FC_MASK(PSC_FC_SNAIVE) | PSC_FC_MASK(PSC_FC_HW_ADD) | PSC_FC_MASK(PSC_FC_HW_MUL) | \

@@ -8,6 +8,9 @@
 # does, round(dt / interval) per row, so a gap does not shift the lags);
 # ratio = MAE_model / min(MAE_naive, MAE_snaive). Prints the geometric mean of the ratios
 # (target <= 0.8, goal 0.7) and the mean p10-p90 coverage (target 0.70-0.90) on one line.
+# SPLIT=1 adds the same figures for two halves, to check that a choice made on one holds on
+# the other: A = odd-numbered Bitbrains VMs (CPU and memory) and Azure cpu_usage, B = the
+# even-numbered VMs and the other Azure columns.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build-model}
@@ -46,6 +49,7 @@ import csv, math, os, sys
 H = int(sys.argv[2]); S = 288
 per = os.environ.get("PER_SERIES")
 ratios, covs, out = [], [], []
+half = {"A": [], "B": []}
 for line in open(sys.argv[1]):
     path, col, label, outf = line.rstrip("\n").split("\t")
     sep = ";" if "bitbrains" in path else ","
@@ -79,10 +83,19 @@ for line in open(sys.argv[1]):
         continue
     ratio = em / min(en, es)
     ratios.append(ratio); covs.append(cov / n)
+    parts = label.split("/")
+    odd = int(parts[1]) % 2 == 1 if parts[0] == "bitbrains" else parts[2] == "cpu_usage"
+    half["A" if odd else "B"].append((ratio, cov / n))
     if per:
         print("%-32s rows=%5d mae=%.4g naive=%.4g snaive=%.4g ratio=%.3f cov=%.3f" % (
             label, n, em / n, en / n, es / n, ratio, cov / n))
 g = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
 print("h12 series=%d geomean_ratio=%.3f coverage_p10_p90=%.3f (target ratio<=0.8, goal 0.7; coverage 0.70-0.90)" % (
     len(ratios), g, sum(covs) / len(covs)))
+if os.environ.get("SPLIT"):
+    for k, v in sorted(half.items()):
+        if v:
+            print("h12 half=%s series=%d geomean_ratio=%.3f coverage_p10_p90=%.3f" % (
+                k, len(v), math.exp(sum(math.log(r) for r, _ in v) / len(v)),
+                sum(c for _, c in v) / len(v)))
 PY

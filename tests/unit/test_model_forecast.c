@@ -145,6 +145,51 @@ static void test_robust_level_beats_naive_on_bursts(void **state)
 	psc_forecaster_free(&f);
 }
 
+/* A daily cycle under bursts: the seasonal models know the shape, the robust level
+ * ignores the bursts; the combination of the stack and the best single model beats every
+ * single model, is chosen, and its p50 is its point. Shift detection's model set has no
+ * combination, so its p50 keeps the residual-median shift. */
+static void test_combination_is_chosen_and_beats_singles(void **state)
+{
+	struct psc_fc_cfg cfg;
+	struct psc_forecaster *f = NULL, *d = NULL;
+	struct psc_rng rng;
+	struct psc_fc_quantiles q;
+
+	psc_rng_seed(&rng, 11);
+	psc_fc_cfg_default(&cfg, 300);
+	cfg.horizons[0] = 12;
+	assert_int_equal(psc_forecaster_new(&f, &cfg), 0);
+	cfg.models = PSC_FC_MASK_DETECT;
+	assert_int_equal(psc_forecaster_new(&d, &cfg), 0);
+	double level = 0;
+	for (int i = 0; i < 8 * 288; i++) {
+		level += 0.1 * psc_rng_normal(&rng);
+		double y = level + daily(i, 288) + 0.5 * psc_rng_normal(&rng);
+		if (psc_rng_uniform(&rng) < 0.1)
+			y += 10 * psc_rng_uniform(&rng);
+		psc_forecaster_update(f, y);
+		psc_forecaster_update(d, y);
+	}
+	double comb = psc_forecaster_error(f, 0, PSC_FC_COMBINE);
+	for (int m = 0; m < PSC_FC_COMBINE; m++) {
+		double e = psc_forecaster_error(f, 0, m);
+		if (isfinite(e))
+			assert_true(comb < e);
+	}
+	assert_int_equal(psc_forecaster_forecast(f, 0, &q), 0);
+	assert_int_equal(q.model, PSC_FC_COMBINE);
+	assert_true(q.p50 == q.point);
+	assert_string_equal(psc_fc_model_name(PSC_FC_COMBINE), "combine");
+
+	assert_true(isinf(psc_forecaster_error(d, 0, PSC_FC_COMBINE)));
+	assert_int_equal(psc_forecaster_forecast(d, 0, &q), 0);
+	assert_true(q.model != PSC_FC_COMBINE);
+	assert_true(q.p50 != q.point);
+	psc_forecaster_free(&f);
+	psc_forecaster_free(&d);
+}
+
 static void test_quantiles_are_calibrated(void **state)
 {
 	struct psc_fc_cfg cfg;
@@ -270,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_holt_winters_recovers_season),
 		cmocka_unit_test(test_ar_beats_naive_on_ar_process),
 		cmocka_unit_test(test_robust_level_beats_naive_on_bursts),
+		cmocka_unit_test(test_combination_is_chosen_and_beats_singles),
 		cmocka_unit_test(test_quantiles_are_calibrated),
 		cmocka_unit_test(test_gaps_and_errors),
 		cmocka_unit_test(test_multiplicative_needs_positive),
