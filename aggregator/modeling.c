@@ -1152,8 +1152,9 @@ int psc_modeling_new(struct psc_modeling **out, const char *db_path,
 	/* One forecaster per series serves the stored forecasts and the shift detector: the
 	 * detection model set, since the naive, rolling-median, seasonal-level and stacked
 	 * models follow a shift within a step or two and hide it from the charts (offline,
-	 * NAB standard 54.7 with this set, 49.8 with the default one; the default set's
-	 * forecasts are ~4% better, which the sizing's own forecasters keep). */
+	 * NAB standard 54.7 with this set, 49.8 with the default one, before the novelty chart;
+	 * the default set's forecasts are ~4% better, which the sizing's own forecasters
+	 * keep). */
 	m->fc.models = PSC_FC_MASK_DETECT;
 	if (o.season_s > 0)
 		m->fc.period = (int32_t)fmin(PSC_SEASON_MAX_PERIOD, fmax(2, round(o.season_s / o.step_s)));

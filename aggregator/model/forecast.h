@@ -75,7 +75,8 @@ enum psc_fc_model {
 #define PSC_FC_MASK_ALL ((1u << _PSC_FC_MAX) - 1)
 /* Models behind shift detection: the naive, rolling-median, seasonal-level, stacked and
  * combined candidates improve the forecast's p50 but follow a shift so closely that its residuals
- * shrink at once (NAB standard 54.7 with this set, 49.8 with the default one). */
+ * shrink at once (NAB standard, before the novelty chart: 54.7 with this set, 49.8 with the
+ * default one). */
 #define PSC_FC_MASK_DETECT                                                                  \
 	(PSC_FC_MASK(PSC_FC_SNAIVE) | PSC_FC_MASK(PSC_FC_HW_ADD) | PSC_FC_MASK(PSC_FC_HW_MUL) | \
 	 PSC_FC_MASK(PSC_FC_AR) | PSC_FC_MASK(PSC_FC_SMEDIAN) | PSC_FC_MASK(PSC_FC_BLEND))
