@@ -2,8 +2,9 @@
 # Workloads come and go: 20 short-lived cgroups, started one a second, each running a short
 # curl loop against nginx (one curl process per request), removed as soon as their loop
 # ends. PSC_CHURN_CGROUPS, PSC_CHURN_INTERVAL (s) and PSC_CHURN_REQS scale it: issue 7's
-# 100 cgroups and 1000 processes a minute for 10 minutes is PSC_CHURN_CGROUPS=1000
-# PSC_CHURN_INTERVAL=0.6 PSC_CHURN_REQS=10. The agent must report each
+# 100 cgroups and 1000 processes a minute for 10 minutes is about PSC_CHURN_CGROUPS=1000
+# PSC_CHURN_INTERVAL=0.45 PSC_CHURN_REQS=10 on this 2-vCPU VM (starting a cgroup and its
+# loop takes ~0.1 s on top of the interval: 108 cgroups a minute). The agent must report each
 # of them with all its requests, forget them once removed (no report later than 2 windows
 # after the removal), and not grow (VmRSS) from the middle of the churn to its end.
 set -euo pipefail
