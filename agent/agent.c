@@ -37,7 +37,8 @@
 #include "window.h"
 
 _Static_assert(sizeof(struct psc_event_hdr) == 56, "events.h ABI changed: update both sides");
-_Static_assert(sizeof(struct psc_sock_info) == 24, "events.h ABI changed: update both sides");
+_Static_assert(sizeof(struct psc_link) == 32, "events.h ABI changed: update both sides");
+_Static_assert(sizeof(struct psc_sock_info) == 48, "events.h ABI changed: update both sides");
 
 /* How often the ring buffer is drained when no wakeup came (the kernel side only wakes
  * us past a fill level). */
@@ -150,6 +151,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 		psc_conn_on_data(a->conns, &e->hdr, e->data);
 	else if (e->hdr.kind == PSC_EV_CLOSE)
 		psc_conn_on_close(a->conns, &e->hdr);
+	else if (e->hdr.kind == PSC_EV_LINK && e->hdr.cap_len >= sizeof(struct psc_link)) {
+		struct psc_link link;
+		memcpy(&link, e->data, sizeof(link));
+		if (!a->replay)
+			learn_path(a, link.peer_cgroup_id);
+		psc_conn_on_link(a->conns, &e->hdr, &link);
+	}
 	return 0;
 }
 
@@ -533,12 +541,13 @@ static void summary(struct agent *a)
 		total_drops += drops[i];
 	fprintf(stderr,
 		"prescient-agent: %" PRIu64 " events seen, %" PRIu64 " dropped (ringbuf %" PRIu64
-		", socket map %" PRIu64 ", cgroup map %" PRIu64
-		", unreadable %" PRIu64 "); %" PRIu64 " requests, %" PRIu64 " responses (%" PRIu64
-		" unpaired); %" PRIu64 " windows, %" PRIu64 " reports\n",
+		", socket map %" PRIu64 ", cgroup map %" PRIu64 ", unreadable %" PRIu64
+		"); %" PRIu64 " requests, %" PRIu64 " responses (%" PRIu64 " unpaired); %" PRIu64
+		" windows, %" PRIu64 " reports; %" PRIu64
+		" local connections captured at the server end only\n",
 		events, total_drops, drops[PSC_DROP_RINGBUF], drops[PSC_DROP_SOCK_MAP],
-		drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests,
-		cc->responses, cc->unpaired_responses, a->windows, a->reports);
+		drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests, cc->responses,
+		cc->unpaired_responses, a->windows, a->reports, cc->links);
 	if (a->uplink) {
 		const struct psc_uplink_counters *uc = psc_uplink_counters(a->uplink);
 		fprintf(stderr,
