@@ -521,8 +521,9 @@ static void end_window(struct agent *a, double end)
 			 drops[PSC_DROP_SOCK_MAP] - a->drops_reported[PSC_DROP_SOCK_MAP]);
 	memcpy(a->drops_reported, drops, sizeof(drops));
 
-	int swept = psc_socktrack_sweep(bpf_map__fd(a->skel->maps.sockets),
-					a->skel->bss->tgid_filter);
+	struct psc_socktable st;
+	psc_loader_socktable(a->loader, &st);
+	int swept = psc_socktrack_sweep(&st);
 	if (swept > 0)
 		psc_debug("swept %d sockets of exited processes", swept);
 	psc_conn_sweep(a->conns, psc_tgid_alive, NULL);
@@ -883,9 +884,9 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 			goto out;
 		}
 	}
-	r = psc_socktrack_seed(bpf_map__fd(a.skel->maps.sockets),
-			       a.skel->bss->tgid_filter, opts->proc_root,
-			       (uint32_t)getpid());
+	struct psc_socktable st;
+	psc_loader_socktable(a.loader, &st);
+	r = psc_socktrack_seed(&st, opts->proc_root, (uint32_t)getpid());
 	if (r < 0)
 		psc_warn("AGENT-SEED", "cannot scan %s for existing sockets: %s", opts->proc_root,
 			 strerror(-r));

@@ -34,7 +34,18 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, __u64); /* tgid << 32 | fd */
 	__type(value, struct psc_sock_info);
-} sockets SEC(".maps");
+} sockets SEC(".maps"); /* overflow of sock_slots (see events.h) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PSC_SOCK_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct psc_sock_slot);
+} sock_slots SEC(".maps");
+
+/* Entries in the `sockets` hash; user space updates it atomically too. */
+__u32 sockets_overflow;
 
 /* Both ends of a TCP connection on this host: the first of the client's connect exit and
  * the server's accept exit to run leaves its socket here under the connection's 4-tuple;
@@ -70,6 +81,57 @@ __u32 tgid_filter[PSC_TGID_SLOTS];
 static __always_inline __u32 *tgid_slot(__u32 tgid)
 {
 	return &tgid_filter[tgid & (PSC_TGID_SLOTS - 1)];
+}
+
+/* An array lookup is inlined by the verifier (no helper call, no hashing in the kernel):
+ * ~50 ns less than a hash lookup on this VM for every socket syscall. */
+static __always_inline struct psc_sock_slot *slot_of(__u64 key)
+{
+	__u32 idx = psc_sock_slot_of(key);
+
+	return bpf_map_lookup_elem(&sock_slots, &idx);
+}
+
+static __always_inline struct psc_sock_info *sock_lookup(__u64 key)
+{
+	struct psc_sock_slot *s = slot_of(key);
+
+	if (s && s->key == key)
+		return &s->info;
+	if (!sockets_overflow)
+		return NULL;
+	return bpf_map_lookup_elem(&sockets, &key);
+}
+
+/* Inserts @key (not present). The slot's key is published before its fields: no syscall
+ * can use a socket that is only being added (accept and connect have not returned yet, a
+ * forked child has not run). Returns 0, or -1 if both the slot and the hash are full. */
+static __always_inline int sock_insert(__u64 key, const struct psc_sock_info *info)
+{
+	struct psc_sock_slot *s = slot_of(key);
+
+	if (s && __sync_val_compare_and_swap(&s->key, 0, key) == 0) {
+		__builtin_memcpy(&s->info, info, sizeof(*info));
+		return 0;
+	}
+	if (bpf_map_update_elem(&sockets, &key, info, BPF_NOEXIST))
+		return -1;
+	__sync_fetch_and_add(&sockets_overflow, 1);
+	return 0;
+}
+
+static __always_inline int sock_delete(__u64 key)
+{
+	struct psc_sock_slot *s = slot_of(key);
+
+	if (s && s->key == key) {
+		s->key = 0;
+		return 0;
+	}
+	if (!sockets_overflow || bpf_map_delete_elem(&sockets, &key))
+		return -1;
+	__sync_fetch_and_add(&sockets_overflow, (__u32)-1);
+	return 0;
 }
 
 enum io_buf_kind {
@@ -154,14 +216,14 @@ static __always_inline bool track_socket(__u32 tgid, __u32 fd, struct psc_sock_i
 	if (sample_every > 1 && bpf_get_prandom_u32() % sample_every != 0)
 		return false;
 
-	if (bpf_map_update_elem(&sockets, &key, info, BPF_NOEXIST) == 0) {
-		__sync_fetch_and_add(tgid_slot(tgid), 1);
-		return true;
-	}
 	/* Already tracked: a UDP socket connected again gets its new peer; a TCP client that
 	 * calls connect again to learn the outcome (hiredis does) keeps its state and link. */
-	struct psc_sock_info *old = bpf_map_lookup_elem(&sockets, &key);
+	struct psc_sock_info *old = sock_lookup(key);
 	if (!old) {
+		if (sock_insert(key, info) == 0) {
+			__sync_fetch_and_add(tgid_slot(tgid), 1);
+			return true;
+		}
 		count(&drops, PSC_DROP_SOCK_MAP);
 		return false;
 	}
@@ -345,7 +407,7 @@ static __always_inline void meet_peer(struct sock *sk, bool client, __u64 my_key
 	__u64 other_open = other->open_ns;
 	bpf_map_delete_elem(&peers, &k);
 
-	struct psc_sock_info *theirs = bpf_map_lookup_elem(&sockets, &other_key);
+	struct psc_sock_info *theirs = sock_lookup(other_key);
 	if (!theirs || theirs->open_ns != other_open || theirs->role == mine->role) {
 		/* A stale end (closed, or its fd reused): wait here for the real peer. */
 		bpf_map_update_elem(&peers, &k, &me, BPF_ANY);
@@ -383,7 +445,7 @@ static __always_inline int on_accept_exit(long ret)
 	};
 	if (track_socket(tgid, (__u32)fd, &info)) {
 		__u64 key = (__u64)tgid << 32 | (__u32)fd;
-		struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+		struct psc_sock_info *si = sock_lookup(key);
 		if (si)
 			meet_peer(sk, false, key, si);
 	}
@@ -455,7 +517,7 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	int fd = (int)PT_REGS_PARM1_SYSCALL(regs);
 	__u64 key = (pid_tgid & 0xffffffff00000000ull) | (__u32)fd;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+	struct psc_sock_info *si = sock_lookup(key);
 	if (!si || si->role != PSC_ROLE_CLIENT)
 		return 0;
 	struct sock *sk = fd_sock(fd);
@@ -475,7 +537,7 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 
 	if (!*tgid_slot(pid_tgid >> 32))
 		return 0;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+	struct psc_sock_info *si = sock_lookup(key);
 	if (!si)
 		return 0;
 
@@ -492,7 +554,7 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 	} else {
 		count(&drops, PSC_DROP_RINGBUF);
 	}
-	if (bpf_map_delete_elem(&sockets, &key) == 0)
+	if (sock_delete(key) == 0)
 		__sync_fetch_and_add(tgid_slot(pid_tgid >> 32), (__u32)-1);
 
 	struct psc_cg_counters *c = cg_counters_get(cgid);
@@ -525,7 +587,7 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 		if (fd >= max_fd)
 			break;
 		__u64 key = (__u64)ptgid << 32 | fd;
-		struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+		struct psc_sock_info *si = sock_lookup(key);
 		if (!si)
 			continue;
 		/* An open socket copied now could later be linked while another copy is still
@@ -533,11 +595,11 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 		__sync_val_compare_and_swap(&si->state, PSC_SOCK_OPEN, PSC_SOCK_FORKED);
 		__u64 child_key = (__u64)ctgid << 32 | fd;
 		/* No per-path state in registers: it lets the verifier prune the loop. */
-		if (bpf_map_update_elem(&sockets, &child_key, si, BPF_NOEXIST) == 0) {
+		if (!sock_lookup(child_key) && sock_insert(child_key, si) == 0) {
 			__sync_fetch_and_add(tgid_slot(ctgid), 1);
 			count(&stats, PSC_STAT_FORK_COPIES);
 			/* The child serves the linked client now: user space mirrors its data. */
-			struct psc_sock_info *ci = bpf_map_lookup_elem(&sockets, &child_key);
+			struct psc_sock_info *ci = sock_lookup(child_key);
 			if (ci && ci->state == PSC_SOCK_LINKED)
 				emit_link(child_key, ci);
 		}
@@ -593,7 +655,7 @@ static __always_inline int on_io_exit(long ret, __u8 dir, __u8 buf_kind)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	__u32 fd = (__u32)PT_REGS_PARM1_SYSCALL(regs);
 	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+	struct psc_sock_info *si = sock_lookup(key);
 	if (!si)
 		return 0;
 	if (si->state == PSC_SOCK_MIRRORED) {

@@ -47,6 +47,23 @@ struct psc_sock_info {
 	__u64 peer_cgroup_id; /* LINKED: the client's cgroup */
 };
 
+/* The socket table: a direct-mapped array of PSC_SOCK_SLOTS slots (map `sock_slots`,
+ * mmap'able) indexed by psc_sock_slot_of(key), key = tgid << 32 | fd (0: free slot); a key
+ * whose slot is taken goes to the `sockets` hash instead, whose size the .bss counter
+ * `sockets_overflow` holds (lookups skip the hash while it is 0). A slot is claimed by a
+ * compare-and-swap of its key from 0 and freed by storing 0. */
+#define PSC_SOCK_SLOTS 65536
+
+struct psc_sock_slot {
+	__u64 key;
+	struct psc_sock_info info;
+};
+
+static inline __u32 psc_sock_slot_of(__u64 key)
+{
+	return (__u32)((key * 0x9E3779B97F4A7C15ull) >> 48); /* top 16 bits: PSC_SOCK_SLOTS */
+}
+
 /* Both ends of a TCP connection on this host are tracked: the server's end is LINKED and
  * its data stands for both; the client's end is MIRRORED and not captured (user space
  * mirrors the server's side onto the client's workload). FORKED marks a socket copied to a
