@@ -116,6 +116,11 @@ def report(argv):
         i = argv.index("--file-syscalls")
         file_syscalls = int(argv[i + 1])
         del argv[i:i + 2]
+    requests = None
+    if "--requests" in argv:
+        i = argv.index("--requests")
+        requests = int(argv[i + 1])
+        del argv[i:i + 2]
     e0, e1, f0, f1, s0, s1 = (load(p) for p in argv)
     d_empty, _, _, _ = delta(e0, e1)
     d_file, ev_file, _, _ = delta(f0, f1)
@@ -186,6 +191,12 @@ def report(argv):
             print(f"  {s:<8}: {progs}exit {per_run(ex):.0f} ns/run ({ex[1]} runs)")
     print(f"  captured event (all programs of its syscall): {captured:.0f} ns = empty + "
           f"{captured - empty:.0f} ns")
+    if requests:
+        # What a request costs in the kernel, whichever end captures it: every program of
+        # the agent (both ends' I/O, accept/connect/close) over the phase, per GET issued.
+        all_ns = sum(v[0] for v in d_sock.values())
+        print(f"  all agent programs per request issued: {all_ns / requests:.0f} ns "
+              f"({requests} requests; I/O programs alone {s_ns / requests:.0f} ns)")
     if drops_sock and any(drops_sock):
         print("  drops during the socket phase: " + ", ".join(
             f"{n} {v}" for n, v in zip(DROP_NAMES, drops_sock) if v))
