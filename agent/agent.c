@@ -37,7 +37,8 @@
 #include "window.h"
 
 _Static_assert(sizeof(struct psc_event_hdr) == 56, "events.h ABI changed: update both sides");
-_Static_assert(sizeof(struct psc_sock_info) == 24, "events.h ABI changed: update both sides");
+_Static_assert(sizeof(struct psc_link) == 32, "events.h ABI changed: update both sides");
+_Static_assert(sizeof(struct psc_sock_info) == 48, "events.h ABI changed: update both sides");
 
 /* How often the ring buffer is drained when no wakeup came (the kernel side only wakes
  * us past a fill level). */
@@ -153,6 +154,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 		psc_conn_on_data(a->conns, &e->hdr, e->data);
 	else if (e->hdr.kind == PSC_EV_CLOSE)
 		psc_conn_on_close(a->conns, &e->hdr);
+	else if (e->hdr.kind == PSC_EV_LINK && e->hdr.cap_len >= sizeof(struct psc_link)) {
+		struct psc_link link;
+		memcpy(&link, e->data, sizeof(link));
+		if (!a->replay)
+			learn_path(a, link.peer_cgroup_id);
+		psc_conn_on_link(a->conns, &e->hdr, &link);
+	}
 	return 0;
 }
 
@@ -520,8 +528,9 @@ static void end_window(struct agent *a, double end)
 			 drops[PSC_DROP_SOCK_MAP] - a->drops_reported[PSC_DROP_SOCK_MAP]);
 	memcpy(a->drops_reported, drops, sizeof(drops));
 
-	int swept = psc_socktrack_sweep(bpf_map__fd(a->skel->maps.sockets),
-					a->skel->bss->tgid_filter);
+	struct psc_socktable st;
+	psc_loader_socktable(a->loader, &st);
+	int swept = psc_socktrack_sweep(&st);
 	if (swept > 0)
 		psc_debug("swept %d sockets of exited processes", swept);
 	psc_conn_sweep(a->conns, psc_tgid_alive, NULL);
@@ -540,12 +549,13 @@ static void summary(struct agent *a)
 		total_drops += drops[i];
 	fprintf(stderr,
 		"prescient-agent: %" PRIu64 " events seen, %" PRIu64 " dropped (ringbuf %" PRIu64
-		", socket map %" PRIu64 ", cgroup map %" PRIu64
-		", unreadable %" PRIu64 "); %" PRIu64 " requests, %" PRIu64 " responses (%" PRIu64
-		" unpaired); %" PRIu64 " windows, %" PRIu64 " reports\n",
+		", socket map %" PRIu64 ", cgroup map %" PRIu64 ", unreadable %" PRIu64
+		"); %" PRIu64 " requests, %" PRIu64 " responses (%" PRIu64 " unpaired); %" PRIu64
+		" windows, %" PRIu64 " reports; %" PRIu64
+		" local connections captured at the server end only\n",
 		events, total_drops, drops[PSC_DROP_RINGBUF], drops[PSC_DROP_SOCK_MAP],
-		drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests,
-		cc->responses, cc->unpaired_responses, a->windows, a->reports);
+		drops[PSC_DROP_CG_MAP], drops[PSC_DROP_READ], cc->requests, cc->responses,
+		cc->unpaired_responses, a->windows, a->reports, cc->links);
 	if (a->uplink) {
 		const struct psc_uplink_counters *uc = psc_uplink_counters(a->uplink);
 		fprintf(stderr,
@@ -881,9 +891,9 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 			goto out;
 		}
 	}
-	r = psc_socktrack_seed(bpf_map__fd(a.skel->maps.sockets),
-			       a.skel->bss->tgid_filter, opts->proc_root,
-			       (uint32_t)getpid());
+	struct psc_socktable st;
+	psc_loader_socktable(a.loader, &st);
+	r = psc_socktrack_seed(&st, opts->proc_root, (uint32_t)getpid());
 	if (r < 0)
 		psc_warn("AGENT-SEED", "cannot scan %s for existing sockets: %s", opts->proc_root,
 			 strerror(-r));

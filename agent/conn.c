@@ -12,6 +12,23 @@
 struct pending {
 	uint64_t ts_ns;
 	struct psc_ep_ref ref;
+	bool has_peer;
+	uint64_t peer_ts_ns; /* when the client sent it, if the client's side saw it */
+	struct psc_ep_ref peer_ref;
+};
+
+/* The client end of a server connection on this host, whose data the kernel no longer
+ * captures (PSC_EV_LINK): the server's side is mirrored onto the client's workload. */
+struct peer {
+	uint64_t cgroup_id;
+	/* Requests the client's own events counted before the link, still unanswered: the
+	 * server's next requests are these, and answer them. */
+	unsigned adopt_head, adopt_n;
+	struct pending adopt[PSC_CONN_PENDING];
+	/* Bytes the client's own events counted before the link: not mirrored again. */
+	uint64_t skip_in, skip_out;
+	bool has_last;
+	struct psc_ep_ref last_ref;
 };
 
 struct conn {
@@ -25,6 +42,8 @@ struct conn {
 	struct psc_ep_ref last_ref; /* endpoint of the message a continuation belongs to */
 	unsigned head, n;	    /* FIFO of pending requests */
 	struct pending pending[PSC_CONN_PENDING];
+	uint64_t bytes_in, bytes_out; /* seen on this connection */
+	struct peer *peer;	      /* linked client end, if any */
 	struct psc_proto_state state;
 };
 
@@ -49,6 +68,13 @@ int psc_conn_table_new(struct psc_conn_table **out, struct psc_window *window)
 	return 0;
 }
 
+static void conn_free(struct conn *c)
+{
+	if (c)
+		free(c->peer);
+	free(c);
+}
+
 void psc_conn_table_free(struct psc_conn_table **t)
 {
 	size_t it = 0;
@@ -58,7 +84,7 @@ void psc_conn_table_free(struct psc_conn_table **t)
 	if (!t || !*t)
 		return;
 	while (psc_hashmap_next((*t)->conns, &it, &key, &c))
-		free(c);
+		conn_free(c);
 	psc_hashmap_free(&(*t)->conns);
 	free(*t);
 	*t = NULL;
@@ -141,6 +167,7 @@ static void push_pending(struct psc_conn_table *t, struct conn *c, uint64_t ts,
 		t->counters.pending_dropped++;
 	}
 	struct pending *p = &c->pending[(c->head + c->n) % PSC_CONN_PENDING];
+	memset(p, 0, sizeof(*p));
 	p->ts_ns = ts;
 	p->ref = *ref;
 	c->n++;
@@ -174,8 +201,76 @@ static void account_unknown(struct psc_conn_table *t, struct conn *c,
 			c->last_ref = ref;
 			c->has_last = true;
 		}
-	} else if (c->has_last) {
-		psc_window_bytes(t->window, &c->last_ref, in, out);
+		if (c->peer && psc_window_request(t->window, c->peer->cgroup_id, PSC_PROTO_UNKNOWN,
+						  PSC_ROLE_CLIENT, endpoint, out, in, &ref) == 0) {
+			c->peer->last_ref = ref;
+			c->peer->has_last = true;
+		}
+	} else {
+		if (c->has_last)
+			psc_window_bytes(t->window, &c->last_ref, in, out);
+		if (c->peer && c->peer->has_last)
+			psc_window_bytes(t->window, &c->peer->last_ref, out, in);
+	}
+}
+
+/* The client's share of a server syscall's bytes: what the client sent is what the server
+ * read, minus what the client's own events already counted before the link. Adds the
+ * syscall to the client workload's socket counters. Returns false without a peer. */
+static bool mirror_io(struct psc_conn_table *t, struct conn *c, const struct psc_event_hdr *h,
+		      uint64_t *peer_in, uint64_t *peer_out)
+{
+	struct peer *p = c->peer;
+	uint64_t in = h->dir == PSC_DIR_EGRESS ? h->size : 0; /* the client reads it */
+	uint64_t out = h->dir == PSC_DIR_INGRESS ? h->size : 0;
+	uint64_t skip;
+
+	*peer_in = *peer_out = 0;
+	if (!p)
+		return false;
+	skip = in < p->skip_in ? in : p->skip_in;
+	p->skip_in -= skip;
+	in -= skip;
+	skip = out < p->skip_out ? out : p->skip_out;
+	p->skip_out -= skip;
+	out -= skip;
+	*peer_in = in;
+	*peer_out = out;
+	struct psc_workload *wl = psc_window_workload(t->window, p->cgroup_id);
+	if (wl && (in || out)) {
+		wl->kernel.rx_bytes += in;
+		wl->kernel.tx_bytes += out;
+		wl->kernel.rx_calls += in ? 1 : 0;
+		wl->kernel.tx_calls += out ? 1 : 0;
+		wl->active = true;
+	}
+	return true;
+}
+
+/* The server just queued a request (the FIFO's newest entry): give it its client side,
+ * either a request the client's own events counted before the link or a mirrored one. */
+static void mirror_request(struct psc_conn_table *t, struct conn *c, const char *endpoint,
+			   uint64_t in, uint64_t out)
+{
+	struct peer *p = c->peer;
+	struct pending *q = &c->pending[(c->head + c->n - 1) % PSC_CONN_PENDING];
+
+	if (p->adopt_n) {
+		struct pending *a = &p->adopt[p->adopt_head];
+		p->adopt_head = (p->adopt_head + 1) % PSC_CONN_PENDING;
+		p->adopt_n--;
+		q->has_peer = true;
+		q->peer_ts_ns = a->ts_ns;
+		q->peer_ref = a->ref;
+		psc_window_bytes(t->window, &a->ref, in, out);
+		return;
+	}
+	if (psc_window_request(t->window, p->cgroup_id, c->proto, PSC_ROLE_CLIENT, endpoint, in,
+			       out, &q->peer_ref) == 0) {
+		q->has_peer = true;
+		q->peer_ts_ns = 0;
+		p->last_ref = q->peer_ref;
+		p->has_last = true;
 	}
 }
 
@@ -186,11 +281,15 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 	struct conn *c = conn_get(t, hdr);
 	uint64_t in = hdr->dir == PSC_DIR_INGRESS ? hdr->size : 0;
 	uint64_t out = hdr->dir == PSC_DIR_EGRESS ? hdr->size : 0;
+	uint64_t pin = 0, pout = 0;
 	int n;
 
 	t->counters.data_events++;
 	if (!c)
 		return;
+	c->bytes_in += in;
+	c->bytes_out += out;
+	mirror_io(t, c, hdr, &pin, &pout);
 	if (c->proto == PSC_PROTO_UNKNOWN && !c->proto_final && hdr->cap_len > 0)
 		detect(c, hdr, data);
 	if (c->proto == PSC_PROTO_UNKNOWN) {
@@ -213,6 +312,8 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 	if (n == 0) {
 		if (c->has_last)
 			psc_window_bytes(t->window, &c->last_ref, in, out);
+		if (c->peer && c->peer->has_last)
+			psc_window_bytes(t->window, &c->peer->last_ref, pin, pout);
 		return;
 	}
 
@@ -222,6 +323,8 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 		const struct psc_msg *m = &msgs[i];
 		uint64_t mi = share_in + (i == 0 ? in % (uint64_t)n : 0);
 		uint64_t mo = share_out + (i == 0 ? out % (uint64_t)n : 0);
+		/* The client's side of the same message, all of it on the first one. */
+		uint64_t pi = i == 0 ? pin : 0, po = i == 0 ? pout : 0;
 		struct pending p;
 		struct psc_ep_ref ref;
 
@@ -234,6 +337,8 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 			push_pending(t, c, hdr->ts_ns, &ref);
 			c->last_ref = ref;
 			c->has_last = true;
+			if (c->peer)
+				mirror_request(t, c, m->endpoint, pi, po);
 			break;
 		case PSC_MSG_RESPONSE:
 			t->counters.responses++;
@@ -246,6 +351,15 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 					    mi, mo);
 			c->last_ref = p.ref;
 			c->has_last = true;
+			if (p.has_peer) {
+				uint64_t since = p.peer_ts_ns ? p.peer_ts_ns : p.ts_ns;
+				psc_window_response(t->window, &p.peer_ref, m->error,
+						    hdr->ts_ns > since ? (hdr->ts_ns - since) / 1000
+								       : 0,
+						    pi, po);
+				c->peer->last_ref = p.peer_ref;
+				c->peer->has_last = true;
+			}
 			break;
 		case PSC_MSG_OTHER:
 			break;
@@ -253,12 +367,42 @@ void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 	}
 }
 
+void psc_conn_on_link(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
+		      const struct psc_link *link)
+{
+	struct conn *c = conn_get(t, hdr);
+	uint64_t cli_key = (uint64_t)link->peer_tgid << 32 | link->peer_fd;
+	struct conn *cli = psc_hashmap_remove(t->conns, cli_key);
+
+	t->counters.links++;
+	if (!c) {
+		conn_free(cli);
+		return;
+	}
+	if (!c->peer)
+		c->peer = calloc(1, sizeof(*c->peer));
+	if (c->peer) {
+		struct peer *p = c->peer;
+		memset(p, 0, sizeof(*p));
+		p->cgroup_id = link->peer_cgroup_id;
+		/* What the client's own events saw before the link; they stop here. */
+		while (cli && p->adopt_n < PSC_CONN_PENDING &&
+		       pop_pending(cli, &p->adopt[p->adopt_n]))
+			p->adopt_n++;
+		if (cli) {
+			p->skip_in = cli->bytes_in;
+			p->skip_out = cli->bytes_out;
+		}
+	}
+	conn_free(cli);
+}
+
 void psc_conn_on_close(struct psc_conn_table *t, const struct psc_event_hdr *hdr)
 {
 	struct conn *c = psc_hashmap_remove(t->conns, conn_key(hdr));
 
 	t->counters.close_events++;
-	free(c);
+	conn_free(c);
 	if (hdr->open_ns && hdr->ts_ns > hdr->open_ns)
 		psc_window_session_end(t->window, hdr->cgroup_id, (hdr->ts_ns - hdr->open_ns) / 1000);
 }
@@ -285,7 +429,7 @@ void psc_conn_sweep(struct psc_conn_table *t, bool (*alive)(uint32_t tgid, void 
 			continue;
 		}
 		psc_hashmap_iter_remove(t->conns, &it);
-		free(c);
+		conn_free(c);
 		t->counters.conns_swept++;
 	}
 }

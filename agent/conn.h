@@ -27,6 +27,7 @@ struct psc_conn_counters {
 	uint64_t pending_dropped;    /* requests pushed out of a full FIFO */
 	uint64_t parse_resets;	     /* the parser rejected bytes of a detected connection */
 	uint64_t conns_swept;	     /* connections of processes that exited without close */
+	uint64_t links;		     /* server connections whose client end is mirrored */
 };
 
 struct psc_conn_table;
@@ -39,6 +40,12 @@ void psc_conn_table_free(struct psc_conn_table **t);
 void psc_conn_on_data(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
 		      const uint8_t *data);
 void psc_conn_on_close(struct psc_conn_table *t, const struct psc_event_hdr *hdr);
+/* @hdr names a server connection whose client end (@link) is on this host and no longer
+ * captured: from now on its requests, responses and socket bytes are mirrored onto the
+ * client's workload (role client), taking over what the client's own events had counted
+ * and not yet seen answered. Ends the client connection's own tracking. */
+void psc_conn_on_link(struct psc_conn_table *t, const struct psc_event_hdr *hdr,
+		      const struct psc_link *link);
 
 /* Forgets connections of processes for which @alive returned false at this sweep and at
  * the one before: call it with the event source drained in between, so that the last

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "cleanup.h"
 #include "events.h"
 #include "log.h"
+#include "socktrack.h"
 
 #define MAX_LINKS 64
 
@@ -25,7 +27,10 @@ struct psc_loader {
 	struct bpf_link *links[MAX_LINKS];
 	unsigned n_links;
 	unsigned disabled;
+	struct psc_sock_slot *slots; /* mmap of sock_slots */
 };
+
+#define SOCK_SLOTS_BYTES ((size_t)PSC_SOCK_SLOTS * sizeof(struct psc_sock_slot))
 
 static const char *tracefs_roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
@@ -196,6 +201,14 @@ int psc_loader_new(struct psc_loader **out, const struct psc_loader_opts *opts)
 		return r;
 	}
 
+	l->slots = mmap(NULL, SOCK_SLOTS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			bpf_map__fd(l->skel->maps.sock_slots), 0);
+	if (l->slots == MAP_FAILED) {
+		r = -errno;
+		capture_bpf__destroy(l->skel);
+		return psc_log_err_r(r, "cannot map the socket table: %s", strerror(-r));
+	}
+
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		if (!bpf_program__autoload(prog))
@@ -213,6 +226,7 @@ int psc_loader_new(struct psc_loader **out, const struct psc_loader_opts *opts)
 			l->links[l->n_links++] = link;
 	}
 	if (l->n_links == 0) {
+		munmap(l->slots, SOCK_SLOTS_BYTES);
 		capture_bpf__destroy(l->skel);
 		return psc_log_err_r(-ENOTSUP, "no BPF program could be attached");
 	}
@@ -228,6 +242,7 @@ void psc_loader_free(struct psc_loader **loader)
 		return;
 	for (unsigned i = 0; i < (*loader)->n_links; i++)
 		bpf_link__destroy((*loader)->links[i]);
+	munmap((*loader)->slots, SOCK_SLOTS_BYTES);
 	capture_bpf__destroy((*loader)->skel);
 	free(*loader);
 	*loader = NULL;
@@ -236,6 +251,14 @@ void psc_loader_free(struct psc_loader **loader)
 struct capture_bpf *psc_loader_skel(struct psc_loader *loader)
 {
 	return loader->skel;
+}
+
+void psc_loader_socktable(struct psc_loader *loader, struct psc_socktable *out)
+{
+	out->slots = loader->slots;
+	out->overflow_fd = bpf_map__fd(loader->skel->maps.sockets);
+	out->overflow = &loader->skel->bss->sockets_overflow;
+	out->tgid_filter = loader->skel->bss->tgid_filter;
 }
 
 unsigned psc_loader_attached(const struct psc_loader *loader)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct capture_bpf;
+struct psc_socktable;
 
 struct psc_loader_opts {
 	uint32_t head_len;	/* bytes of each socket message captured, 1..PSC_HEAD_MAX */
@@ -28,6 +29,10 @@ void psc_loader_free(struct psc_loader **loader);
 
 /* The loaded skeleton (owned by the loader). */
 struct capture_bpf *psc_loader_skel(struct psc_loader *loader);
+
+/* The kernel's socket table (events.h), mapped into this process by the loader; valid
+ * until psc_loader_free(). */
+void psc_loader_socktable(struct psc_loader *loader, struct psc_socktable *out);
 
 /* How many programs are attached, and how many were disabled by feature probing. */
 unsigned psc_loader_attached(const struct psc_loader *loader);

@@ -68,7 +68,7 @@ static uint32_t *filter_slot(uint32_t *tgid_filter, uint32_t tgid)
 	return &tgid_filter[tgid & (PSC_TGID_SLOTS - 1)];
 }
 
-static void add_socket(int sockets_fd, uint32_t *tgid_filter, uint32_t tgid, uint32_t fd,
+static void add_socket(const struct psc_socktable *t, uint32_t tgid, uint32_t fd,
 		       const struct inet_sock *s, int *added)
 {
 	struct psc_sock_info info = {
@@ -77,15 +77,25 @@ static void add_socket(int sockets_fd, uint32_t *tgid_filter, uint32_t tgid, uin
 		.role = PSC_ROLE_UNKNOWN,
 		.family = s->family,
 	};
-	uint64_t key = (uint64_t)tgid << 32 | fd;
+	uint64_t key = (uint64_t)tgid << 32 | fd, free_key = 0;
+	struct psc_sock_slot *slot = &t->slots[psc_sock_slot_of(key)];
 
-	if (bpf_map_update_elem(sockets_fd, &key, &info, BPF_NOEXIST) == 0) {
-		(*added)++;
-		__atomic_fetch_add(filter_slot(tgid_filter, tgid), 1, __ATOMIC_SEQ_CST);
+	/* As the kernel does (capture.bpf.c, sock_insert): claim the slot, then fill it. */
+	if (__atomic_load_n(&slot->key, __ATOMIC_SEQ_CST) == key)
+		return;
+	if (__atomic_compare_exchange_n(&slot->key, &free_key, key, false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST)) {
+		slot->info = info;
+	} else if (bpf_map_update_elem(t->overflow_fd, &key, &info, BPF_NOEXIST) == 0) {
+		__atomic_fetch_add(t->overflow, 1, __ATOMIC_SEQ_CST);
+	} else {
+		return;
 	}
+	(*added)++;
+	__atomic_fetch_add(filter_slot(t->tgid_filter, tgid), 1, __ATOMIC_SEQ_CST);
 }
 
-static void scan_process(int sockets_fd, uint32_t *tgid_filter, const char *proc_root, uint32_t tgid,
+static void scan_process(const struct psc_socktable *t, const char *proc_root, uint32_t tgid,
 			 struct psc_hashmap *by_inode, int *added)
 {
 	char dir[256];
@@ -110,13 +120,11 @@ static void scan_process(int sockets_fd, uint32_t *tgid_filter, const char *proc
 			continue;
 		const struct inet_sock *s = psc_hashmap_get(by_inode, inode);
 		if (s)
-			add_socket(sockets_fd, tgid_filter, tgid, (uint32_t)atoi(de->d_name), s,
-				   added);
+			add_socket(t, tgid, (uint32_t)atoi(de->d_name), s, added);
 	}
 }
 
-int psc_socktrack_seed(int sockets_fd, uint32_t *tgid_filter, const char *proc_root,
-		       uint32_t self_tgid)
+int psc_socktrack_seed(const struct psc_socktable *t, const char *proc_root, uint32_t self_tgid)
 {
 	static const struct {
 		const char *file;
@@ -142,7 +150,7 @@ int psc_socktrack_seed(int sockets_fd, uint32_t *tgid_filter, const char *proc_r
 			continue;
 		uint32_t tgid = (uint32_t)strtoul(de->d_name, NULL, 10);
 		if (tgid != self_tgid)
-			scan_process(sockets_fd, tgid_filter, proc_root, tgid, by_inode, &added);
+			scan_process(t, proc_root, tgid, by_inode, &added);
 	}
 	r = added;
 out:;
@@ -160,14 +168,28 @@ bool psc_tgid_alive(uint32_t tgid, void *unused)
 	return kill((pid_t)tgid, 0) == 0 || errno != ESRCH;
 }
 
-int psc_socktrack_sweep(int sockets_fd, uint32_t *tgid_filter)
+int psc_socktrack_sweep(const struct psc_socktable *t)
 {
 	uint64_t key, next, *dead = NULL;
 	size_t n_dead = 0, cap = 0;
 	void *prev = NULL;
 	int deleted = 0;
 
-	while (bpf_map_get_next_key(sockets_fd, prev, &next) == 0) {
+	for (uint32_t i = 0; i < PSC_SOCK_SLOTS; i++) {
+		key = __atomic_load_n(&t->slots[i].key, __ATOMIC_SEQ_CST);
+		if (!key || psc_tgid_alive((uint32_t)(key >> 32), NULL))
+			continue;
+		/* Only if still that key: the kernel may have reused the slot meanwhile. */
+		if (!__atomic_compare_exchange_n(&t->slots[i].key, &key, 0, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+			continue;
+		deleted++;
+		__atomic_fetch_sub(filter_slot(t->tgid_filter, (uint32_t)(key >> 32)), 1,
+				   __ATOMIC_SEQ_CST);
+	}
+	if (__atomic_load_n(t->overflow, __ATOMIC_SEQ_CST) == 0)
+		return deleted;
+	while (bpf_map_get_next_key(t->overflow_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
 		if (psc_tgid_alive((uint32_t)(key >> 32), NULL))
@@ -183,10 +205,11 @@ int psc_socktrack_sweep(int sockets_fd, uint32_t *tgid_filter)
 		dead[n_dead++] = key;
 	}
 	for (size_t i = 0; i < n_dead; i++) {
-		if (bpf_map_delete_elem(sockets_fd, &dead[i]) != 0)
+		if (bpf_map_delete_elem(t->overflow_fd, &dead[i]) != 0)
 			continue;
 		deleted++;
-		__atomic_fetch_sub(filter_slot(tgid_filter, (uint32_t)(dead[i] >> 32)), 1,
+		__atomic_fetch_sub(t->overflow, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_sub(filter_slot(t->tgid_filter, (uint32_t)(dead[i] >> 32)), 1,
 				   __ATOMIC_SEQ_CST);
 	}
 	free(dead);

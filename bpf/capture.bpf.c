@@ -34,7 +34,42 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, __u64); /* tgid << 32 | fd */
 	__type(value, struct psc_sock_info);
-} sockets SEC(".maps");
+} sockets SEC(".maps"); /* overflow of sock_slots (see events.h) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PSC_SOCK_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct psc_sock_slot);
+} sock_slots SEC(".maps");
+
+/* Entries in the `sockets` hash; user space updates it atomically too. */
+__u32 sockets_overflow;
+
+/* Both ends of a TCP connection on this host: the first of the client's connect exit and
+ * the server's accept exit to run leaves its socket here under the connection's 4-tuple;
+ * the second finds it and links the pair (see link_pair). LRU: an end whose peer is not on
+ * this host, or not tracked, ages out. */
+struct peer_key {
+	__u32 caddr[4]; /* client address (IPv4: caddr[0]; v4-mapped IPv6 is folded to IPv4) */
+	__u32 saddr[4];
+	__u16 cport; /* host order */
+	__u16 sport;
+	__u32 v6;
+};
+
+struct peer_val {
+	__u64 sock_key; /* tgid << 32 | fd */
+	__u64 open_ns;	/* tells a reused (tgid, fd) from the socket that was left here */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct peer_key);
+	__type(value, struct peer_val);
+} peers SEC(".maps");
 
 /* Tracked sockets per tgid slot (tgid & PSC_TGID_SLOTS - 1): the first thing every hooked
  * syscall reads, a plain load from .bss with no helper call. A slot at 0 means no process
@@ -46,6 +81,57 @@ __u32 tgid_filter[PSC_TGID_SLOTS];
 static __always_inline __u32 *tgid_slot(__u32 tgid)
 {
 	return &tgid_filter[tgid & (PSC_TGID_SLOTS - 1)];
+}
+
+/* An array lookup is inlined by the verifier (no helper call, no hashing in the kernel):
+ * ~50 ns less than a hash lookup on this VM for every socket syscall. */
+static __always_inline struct psc_sock_slot *slot_of(__u64 key)
+{
+	__u32 idx = psc_sock_slot_of(key);
+
+	return bpf_map_lookup_elem(&sock_slots, &idx);
+}
+
+static __always_inline struct psc_sock_info *sock_lookup(__u64 key)
+{
+	struct psc_sock_slot *s = slot_of(key);
+
+	if (s && s->key == key)
+		return &s->info;
+	if (!sockets_overflow)
+		return NULL;
+	return bpf_map_lookup_elem(&sockets, &key);
+}
+
+/* Inserts @key (not present). The slot's key is published before its fields: no syscall
+ * can use a socket that is only being added (accept and connect have not returned yet, a
+ * forked child has not run). Returns 0, or -1 if both the slot and the hash are full. */
+static __always_inline int sock_insert(__u64 key, const struct psc_sock_info *info)
+{
+	struct psc_sock_slot *s = slot_of(key);
+
+	if (s && __sync_val_compare_and_swap(&s->key, 0, key) == 0) {
+		__builtin_memcpy(&s->info, info, sizeof(*info));
+		return 0;
+	}
+	if (bpf_map_update_elem(&sockets, &key, info, BPF_NOEXIST))
+		return -1;
+	__sync_fetch_and_add(&sockets_overflow, 1);
+	return 0;
+}
+
+static __always_inline int sock_delete(__u64 key)
+{
+	struct psc_sock_slot *s = slot_of(key);
+
+	if (s && s->key == key) {
+		s->key = 0;
+		return 0;
+	}
+	if (!sockets_overflow || bpf_map_delete_elem(&sockets, &key))
+		return -1;
+	__sync_fetch_and_add(&sockets_overflow, (__u32)-1);
+	return 0;
 }
 
 enum io_buf_kind {
@@ -77,7 +163,6 @@ struct {
 } stats SEC(".maps");
 
 struct scratch {
-	struct psc_event e;
 	__u32 since_query; /* events since the ring buffer's fill level was last checked */
 };
 
@@ -122,21 +207,32 @@ static __always_inline struct psc_cg_counters *cg_counters_get(__u64 cgid)
 	return c;
 }
 
-static __always_inline void track_socket(__u32 tgid, __u32 fd, struct psc_sock_info *info)
+/* Returns whether the socket is tracked. */
+static __always_inline bool track_socket(__u32 tgid, __u32 fd, struct psc_sock_info *info)
 {
 	__u64 key = (__u64)tgid << 32 | fd;
 
 	/* Sampling is per connection, so requests and responses stay paired. */
 	if (sample_every > 1 && bpf_get_prandom_u32() % sample_every != 0)
-		return;
+		return false;
 
-	if (bpf_map_update_elem(&sockets, &key, info, BPF_NOEXIST) == 0) {
-		__sync_fetch_and_add(tgid_slot(tgid), 1);
-		return;
-	}
-	/* Already tracked (e.g. a UDP socket connected again): refresh, count nothing. */
-	if (bpf_map_update_elem(&sockets, &key, info, BPF_EXIST))
+	/* Already tracked: a UDP socket connected again gets its new peer; a TCP client that
+	 * calls connect again to learn the outcome (hiredis does) keeps its state and link. */
+	struct psc_sock_info *old = sock_lookup(key);
+	if (!old) {
+		if (sock_insert(key, info) == 0) {
+			__sync_fetch_and_add(tgid_slot(tgid), 1);
+			return true;
+		}
 		count(&drops, PSC_DROP_SOCK_MAP);
+		return false;
+	}
+	if (old->state == PSC_SOCK_OPEN) {
+		old->remote_port = info->remote_port;
+		old->family = info->family;
+		old->role = info->role;
+	}
+	return true;
 }
 
 static __always_inline __u64 wakeup_flag(void)
@@ -177,6 +273,152 @@ static __always_inline void fill_hdr(struct psc_event_hdr *h, __u64 pid_tgid, __
 
 /* ---- socket lifecycle ---------------------------------------------------------------- */
 
+/* The socket behind the current task's @fd: the ~300 ns walk is paid once per connection. */
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *file = NULL;
+
+	if (fd < 0 || bpf_core_read(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline void addr_of(__u32 out[4], __u32 *v6, struct sock *sk, bool local)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET) {
+		out[0] = local ? BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr)
+			       : BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		return;
+	}
+	struct in6_addr a = local ? BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr)
+				  : BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+	/* ::ffff:a.b.c.d, as a dual-stack server sees an IPv4 client */
+	if (a.in6_u.u6_addr32[0] == 0 && a.in6_u.u6_addr32[1] == 0 &&
+	    a.in6_u.u6_addr32[2] == bpf_htonl(0xffff)) {
+		out[0] = a.in6_u.u6_addr32[3];
+		return;
+	}
+	out[0] = a.in6_u.u6_addr32[0];
+	out[1] = a.in6_u.u6_addr32[1];
+	out[2] = a.in6_u.u6_addr32[2];
+	out[3] = a.in6_u.u6_addr32[3];
+	*v6 = 1;
+}
+
+/* The connection's 4-tuple seen from either end: @sk is the client's or the server's. */
+static __always_inline void peer_key_of(struct peer_key *k, struct sock *sk, bool client)
+{
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u32 v6_local = 0, v6_remote = 0;
+
+	addr_of(client ? k->caddr : k->saddr, &v6_local, sk, true);
+	addr_of(client ? k->saddr : k->caddr, &v6_remote, sk, false);
+	k->v6 = v6_local | v6_remote;
+	k->cport = client ? lport : rport;
+	k->sport = client ? rport : lport;
+}
+
+static __always_inline int emit_link(__u64 srv_key, struct psc_sock_info *srv)
+{
+	struct {
+		struct psc_event_hdr h;
+		struct psc_link l;
+	} *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&drops, PSC_DROP_RINGBUF);
+		return -1;
+	}
+	e->h.ts_ns = bpf_ktime_get_ns();
+	e->h.cgroup_id = srv->cgroup_id;
+	e->h.open_ns = srv->open_ns;
+	e->h.size = 0;
+	e->h.tgid = srv_key >> 32;
+	e->h.pid = srv_key >> 32;
+	e->h.fd = (__u32)srv_key;
+	e->h.cap_len = sizeof(e->l);
+	e->h.local_port = srv->local_port;
+	e->h.remote_port = srv->remote_port;
+	e->h.kind = PSC_EV_LINK;
+	e->h.dir = 0;
+	e->h.role = srv->role;
+	e->h.pad = 0;
+	e->l.peer_cgroup_id = srv->peer_cgroup_id;
+	e->l.peer_open_ns = 0;
+	e->l.peer_tgid = srv->peer_key >> 32;
+	e->l.peer_fd = (__u32)srv->peer_key;
+	e->l.peer_local_port = srv->remote_port;
+	e->l.peer_remote_port = srv->local_port;
+	e->l.pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	count(&stats, PSC_STAT_EVENTS);
+	return 0;
+}
+
+/* Links a client socket to its server socket on this host: from now on only the server's
+ * data is captured, and a PSC_EV_LINK event tells user space to mirror it onto the client's
+ * workload. The client's state changes before the event is reserved, and the client's data
+ * path checks the state again after reserving its own record, so every client event that
+ * was captured precedes the link in the ring buffer and none follows it. States change by
+ * compare-and-swap against handle_fork: a socket copied to a child before the link is never
+ * linked, one copied after it is copied linked (the peer fields are written first). */
+static __always_inline void link_pair(__u64 srv_key, struct psc_sock_info *srv, __u64 cli_key,
+				      struct psc_sock_info *cli)
+{
+	srv->peer_key = cli_key;
+	srv->peer_cgroup_id = cli->cgroup_id;
+	if (__sync_val_compare_and_swap(&srv->state, PSC_SOCK_OPEN, PSC_SOCK_LINKED) !=
+	    PSC_SOCK_OPEN)
+		goto undo_srv_fields;
+	if (__sync_val_compare_and_swap(&cli->state, PSC_SOCK_OPEN, PSC_SOCK_MIRRORED) !=
+	    PSC_SOCK_OPEN)
+		goto undo_srv;
+	if (emit_link(srv_key, srv) == 0) {
+		count(&stats, PSC_STAT_LINKS);
+		return;
+	}
+	/* User space must hear of every link: undo it, both ends stay captured. */
+	cli->state = PSC_SOCK_OPEN;
+undo_srv:
+	srv->state = PSC_SOCK_OPEN;
+undo_srv_fields:
+	srv->peer_key = 0;
+	srv->peer_cgroup_id = 0;
+}
+
+/* Called by each end once its socket is tracked: the second end of a local pair links it. */
+static __always_inline void meet_peer(struct sock *sk, bool client, __u64 my_key,
+				      struct psc_sock_info *mine)
+{
+	struct peer_key k = {};
+	struct peer_val me = {.sock_key = my_key, .open_ns = mine->open_ns};
+
+	peer_key_of(&k, sk, client);
+	if (bpf_map_update_elem(&peers, &k, &me, BPF_NOEXIST) == 0)
+		return; /* first end: the other one links, if it is on this host */
+
+	struct peer_val *other = bpf_map_lookup_elem(&peers, &k);
+	if (!other)
+		return;
+	__u64 other_key = other->sock_key;
+	__u64 other_open = other->open_ns;
+	bpf_map_delete_elem(&peers, &k);
+
+	struct psc_sock_info *theirs = sock_lookup(other_key);
+	if (!theirs || theirs->open_ns != other_open || theirs->role == mine->role) {
+		/* A stale end (closed, or its fd reused): wait here for the real peer. */
+		bpf_map_update_elem(&peers, &k, &me, BPF_ANY);
+		return;
+	}
+	if (client)
+		link_pair(other_key, theirs, my_key, mine);
+	else
+		link_pair(my_key, mine, other_key, theirs);
+}
+
 static __always_inline int on_accept_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -186,14 +428,7 @@ static __always_inline int on_accept_exit(long ret)
 	if (ret < 0 || tgid == self_tgid)
 		return 0;
 
-	/* Once per connection, so the ~300 ns walk to the socket is affordable here. */
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	struct file *file = NULL;
-	if (bpf_core_read(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct sock *sk = fd_sock(fd);
 	if (!sk)
 		return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -208,7 +443,12 @@ static __always_inline int on_accept_exit(long ret)
 		.family = (__u8)family,
 		.cgroup_id = current_cgroup_id(),
 	};
-	track_socket(tgid, (__u32)fd, &info);
+	if (track_socket(tgid, (__u32)fd, &info)) {
+		__u64 key = (__u64)tgid << 32 | (__u32)fd;
+		struct psc_sock_info *si = sock_lookup(key);
+		if (si)
+			meet_peer(sk, false, key, si);
+	}
 
 	struct psc_cg_counters *c = cg_counters_get(info.cgroup_id);
 	if (c)
@@ -260,6 +500,34 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+#define EINPROGRESS 115
+#define SOCK_STREAM 1
+
+/* A TCP client has its local port once connect returns (also -EINPROGRESS): time to look
+ * for its server on this host. Before this returns the client cannot have sent anything. */
+SEC("tp/syscalls/sys_exit_connect")
+int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (ctx->ret < 0 && ctx->ret != -EINPROGRESS)
+		return 0;
+	if (!*tgid_slot(pid_tgid >> 32))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	int fd = (int)PT_REGS_PARM1_SYSCALL(regs);
+	__u64 key = (pid_tgid & 0xffffffff00000000ull) | (__u32)fd;
+	struct psc_sock_info *si = sock_lookup(key);
+	if (!si || si->role != PSC_ROLE_CLIENT)
+		return 0;
+	struct sock *sk = fd_sock(fd);
+	if (!sk || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return 0;
+	si->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	meet_peer(sk, true, key, si);
+	return 0;
+}
+
 SEC("tp/syscalls/sys_enter_close")
 int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
@@ -269,7 +537,7 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 
 	if (!*tgid_slot(pid_tgid >> 32))
 		return 0;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+	struct psc_sock_info *si = sock_lookup(key);
 	if (!si)
 		return 0;
 
@@ -286,7 +554,7 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 	} else {
 		count(&drops, PSC_DROP_RINGBUF);
 	}
-	if (bpf_map_delete_elem(&sockets, &key) == 0)
+	if (sock_delete(key) == 0)
 		__sync_fetch_and_add(tgid_slot(pid_tgid >> 32), (__u32)-1);
 
 	struct psc_cg_counters *c = cg_counters_get(cgid);
@@ -319,20 +587,60 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 		if (fd >= max_fd)
 			break;
 		__u64 key = (__u64)ptgid << 32 | fd;
-		struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+		struct psc_sock_info *si = sock_lookup(key);
 		if (!si)
 			continue;
+		/* An open socket copied now could later be linked while another copy is still
+		 * captured: it stays unlinkable. A linked one is copied linked. */
+		__sync_val_compare_and_swap(&si->state, PSC_SOCK_OPEN, PSC_SOCK_FORKED);
 		__u64 child_key = (__u64)ctgid << 32 | fd;
 		/* No per-path state in registers: it lets the verifier prune the loop. */
-		if (bpf_map_update_elem(&sockets, &child_key, si, BPF_NOEXIST) == 0) {
+		if (!sock_lookup(child_key) && sock_insert(child_key, si) == 0) {
 			__sync_fetch_and_add(tgid_slot(ctgid), 1);
 			count(&stats, PSC_STAT_FORK_COPIES);
+			/* The child serves the linked client now: user space mirrors its data. */
+			struct psc_sock_info *ci = sock_lookup(child_key);
+			if (ci && ci->state == PSC_SOCK_LINKED)
+				emit_link(child_key, ci);
 		}
 	}
 	return 0;
 }
 
 /* ---- data ----------------------------------------------------------------------------- */
+
+/* Records are reserved in three sizes (the verifier wants a constant): most heads of
+ * request/response traffic fit the smallest, and the head is read straight into the ring. */
+#define HEAD_SMALL 64
+#define HEAD_MID   256
+
+struct ev_small {
+	struct psc_event_hdr hdr;
+	__u8 data[HEAD_SMALL];
+};
+
+struct ev_mid {
+	struct psc_event_hdr hdr;
+	__u8 data[HEAD_MID];
+};
+
+static __always_inline void count_lost(__u64 cgid, __u8 dir, __u64 size)
+{
+	count(&drops, PSC_DROP_RINGBUF);
+	/* Every delivered event carries its size and cgroup, so user space sums socket bytes
+	 * and calls from the events themselves; only what the ring buffer could not take is
+	 * summed here, keeping the per-cgroup totals exact without a hash update per event. */
+	struct psc_cg_counters *c = cg_counters_get(cgid);
+	if (c) {
+		if (dir == PSC_DIR_INGRESS) {
+			c->rx_bytes += size;
+			c->rx_calls++;
+		} else {
+			c->tx_bytes += size;
+			c->tx_calls++;
+		}
+	}
+}
 
 /* Everything is done at syscall exit: the syscall's arguments are still in the task's
  * saved user registers (bpf_task_pt_regs), so no enter program has to stash them and no
@@ -347,81 +655,97 @@ static __always_inline int on_io_exit(long ret, __u8 dir, __u8 buf_kind)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	__u32 fd = (__u32)PT_REGS_PARM1_SYSCALL(regs);
 	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
-	struct psc_sock_info *si = bpf_map_lookup_elem(&sockets, &key);
+	struct psc_sock_info *si = sock_lookup(key);
 	if (!si)
 		return 0;
+	if (si->state == PSC_SOCK_MIRRORED) {
+		count(&stats, PSC_STAT_MIRRORED);
+		return 0;
+	}
 	/* Sockets found by the start-up scan learn their cgroup on first use. */
 	if (!si->cgroup_id)
 		si->cgroup_id = current_cgroup_id();
 
-	__u32 zero = 0;
-	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc)
-		return 0;
-	struct psc_event *e = &sc->e;
-
-	fill_hdr(&e->hdr, pid_tgid, si->cgroup_id, fd, si);
-	e->hdr.kind = PSC_EV_DATA;
-	e->hdr.dir = dir;
-	e->hdr.size = ret;
-
+	__u64 size = ret;
 	__u64 src = PT_REGS_PARM2_SYSCALL(regs);
 	__u64 avail = ret;
+	bool readable = true;
 	if (buf_kind == IO_BUF_MMSG) {
 		/* ret counts messages, not bytes: the kernel wrote the first one's length. */
 		unsigned int first_len = 0;
 		struct mmsghdr *mm = (void *)src;
 		if (bpf_probe_read_user(&first_len, sizeof(first_len), &mm->msg_len))
-			goto no_data;
+			readable = false;
 		avail = first_len;
-		e->hdr.size = first_len;
+		size = first_len;
 	}
-	if (buf_kind == IO_BUF_MSG || buf_kind == IO_BUF_MMSG) {
+	if (readable && (buf_kind == IO_BUF_MSG || buf_kind == IO_BUF_MMSG)) {
 		struct user_msghdr mh;
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)src))
-			goto no_data;
+			readable = false;
 		src = (__u64)mh.msg_iov;
 	}
-	if (buf_kind != IO_BUF_PLAIN) {
+	if (readable && buf_kind != IO_BUF_PLAIN) {
 		struct iovec iv;
 		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)src))
-			goto no_data;
+			readable = false;
 		src = (__u64)iv.iov_base;
 		if (avail > iv.iov_len)
 			avail = iv.iov_len;
 	}
-
 	__u32 n = avail < head_len ? (__u32)avail : head_len;
-	if (n > PSC_HEAD_MAX)
-		n = PSC_HEAD_MAX;
-	if (bpf_probe_read_user(e->data, n, (void *)src))
-		goto no_data;
-	e->hdr.cap_len = n;
-	goto submit;
+	if (!readable)
+		n = 0;
 
-no_data:
-	count(&drops, PSC_DROP_READ);
-	e->hdr.cap_len = 0;
-	n = 0;
-submit:
-	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + n, wakeup_flag_sampled(sc)) == 0) {
-		count(&stats, PSC_STAT_EVENTS);
+	struct scratch *sc = NULL;
+	struct psc_event_hdr *h;
+	__u8 *data;
+	__u32 cap;
+	if (n <= HEAD_SMALL) {
+		struct ev_small *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		h = e ? &e->hdr : NULL;
+		data = e ? e->data : NULL;
+		cap = HEAD_SMALL;
+	} else if (n <= HEAD_MID) {
+		struct ev_mid *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		h = e ? &e->hdr : NULL;
+		data = e ? e->data : NULL;
+		cap = HEAD_MID;
+	} else {
+		struct psc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		h = e ? &e->hdr : NULL;
+		data = e ? e->data : NULL;
+		cap = PSC_HEAD_MAX;
+	}
+	if (!h) {
+		count_lost(si->cgroup_id, dir, size);
 		return 0;
 	}
-	/* Every delivered event carries its size and cgroup, so user space sums socket bytes
-	 * and calls from the events themselves; only what the ring buffer could not take is
-	 * summed here, keeping the per-cgroup totals exact without a hash update per event. */
-	count(&drops, PSC_DROP_RINGBUF);
-	struct psc_cg_counters *c = cg_counters_get(e->hdr.cgroup_id);
-	if (c) {
-		if (e->hdr.dir == PSC_DIR_INGRESS) {
-			c->rx_bytes += e->hdr.size;
-			c->rx_calls++;
-		} else {
-			c->tx_bytes += e->hdr.size;
-			c->tx_calls++;
-		}
+	/* Linked by the server's accept while this ran: the link event precedes this record,
+	 * so user space takes this syscall from the server's side. */
+	if (si->state == PSC_SOCK_MIRRORED) {
+		bpf_ringbuf_discard(h, BPF_RB_NO_WAKEUP);
+		count(&stats, PSC_STAT_MIRRORED);
+		return 0;
 	}
+	fill_hdr(h, pid_tgid, si->cgroup_id, fd, si);
+	h->kind = PSC_EV_DATA;
+	h->dir = dir;
+	h->size = size;
+	if (n > cap)
+		n = cap;
+	if (n > PSC_HEAD_MAX)
+		n = PSC_HEAD_MAX;
+	h->cap_len = n;
+	if (!readable || (n && bpf_probe_read_user(data, n, (void *)src))) {
+		count(&drops, PSC_DROP_READ);
+		h->cap_len = 0;
+	}
+
+	__u32 zero = 0;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	bpf_ringbuf_submit(h, sc ? wakeup_flag_sampled(sc) : BPF_RB_NO_WAKEUP);
+	count(&stats, PSC_STAT_EVENTS);
 	return 0;
 }
 

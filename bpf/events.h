@@ -17,6 +17,8 @@
 enum psc_ev_kind {
 	PSC_EV_DATA = 1,  /* a socket read or write with the head of its payload */
 	PSC_EV_CLOSE = 2, /* a tracked socket was closed (session ends) */
+	PSC_EV_LINK = 3,  /* the header's (server) socket has its client on this host: a
+			   * struct psc_link follows; the client's data is no longer captured */
 };
 
 enum psc_ev_dir {
@@ -39,6 +41,52 @@ struct psc_sock_info {
 	__u8 role;
 	__u8 family;
 	__u8 pad[2];
+	__u32 state; /* enum psc_sock_state, changed atomically */
+	__u32 pad2;
+	__u64 peer_key;	      /* LINKED: the client's tgid << 32 | fd */
+	__u64 peer_cgroup_id; /* LINKED: the client's cgroup */
+};
+
+/* The socket table: a direct-mapped array of PSC_SOCK_SLOTS slots (map `sock_slots`,
+ * mmap'able) indexed by psc_sock_slot_of(key), key = tgid << 32 | fd (0: free slot); a key
+ * whose slot is taken goes to the `sockets` hash instead, whose size the .bss counter
+ * `sockets_overflow` holds (lookups skip the hash while it is 0). A slot is claimed by a
+ * compare-and-swap of its key from 0 and freed by storing 0. */
+#define PSC_SOCK_SLOTS 65536
+
+struct psc_sock_slot {
+	__u64 key;
+	struct psc_sock_info info;
+};
+
+static inline __u32 psc_sock_slot_of(__u64 key)
+{
+	return (__u32)((key * 0x9E3779B97F4A7C15ull) >> 48); /* top 16 bits: PSC_SOCK_SLOTS */
+}
+
+/* Both ends of a TCP connection on this host are tracked: the server's end is LINKED and
+ * its data stands for both; the client's end is MIRRORED and not captured (user space
+ * mirrors the server's side onto the client's workload). FORKED marks a socket copied to a
+ * child process before it could be linked: it is never linked, since another copy would
+ * keep being captured. */
+enum psc_sock_state {
+	PSC_SOCK_OPEN = 0,
+	PSC_SOCK_MIRRORED = 1,
+	PSC_SOCK_FORKED = 2,
+	PSC_SOCK_LINKED = 3,
+};
+
+/* Payload of a PSC_EV_LINK event (cap_len = sizeof): the client end of the header's socket.
+ * Client data events that precede the link in the ring buffer were captured; none follow.
+ * A process that inherits a linked server socket gets a link event of its own. */
+struct psc_link {
+	__u64 peer_cgroup_id;
+	__u64 peer_open_ns;
+	__u32 peer_tgid;
+	__u32 peer_fd;
+	__u16 peer_local_port;
+	__u16 peer_remote_port;
+	__u32 pad;
 };
 
 struct psc_event_hdr {
@@ -90,6 +138,8 @@ enum psc_stat {
 	PSC_STAT_EVENTS = 0, /* events submitted to the ring buffer */
 	PSC_STAT_WAKEUPS,    /* forced wakeups of user space */
 	PSC_STAT_FORK_COPIES, /* sockets copied to a forked child */
+	PSC_STAT_LINKS,	      /* client sockets linked to their local server */
+	PSC_STAT_MIRRORED,    /* data syscalls of linked clients, not captured */
 	_PSC_STAT_MAX,
 };
 

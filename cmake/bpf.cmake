@@ -21,7 +21,7 @@ function(psc_bpf_skeleton name src)
 	file(GLOB bpf_headers CONFIGURE_DEPENDS ${src_dir}/*.h)
 	add_custom_command(
 		OUTPUT ${obj}
-		COMMAND ${BPF_CLANG} -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_${PSC_BPF_ARCH}
+		COMMAND ${BPF_CLANG} -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_${PSC_BPF_ARCH}
 			-I${CMAKE_SOURCE_DIR}/bpf/vmlinux/${PSC_BPF_ARCH} -I${src_dir}
 			-c ${src_abs} -o ${obj}
 		DEPENDS ${src_abs} ${bpf_headers}

@@ -60,4 +60,5 @@ snap s1
 bench_stop_agent
 echo "agent: $AGENT_SUMMARY"
 echo
-python3 "$bench_here/bpf_stats.py" report "$BENCH_TMP"/{e0,e1,f0,f1,s0,s1}.json --file-syscalls "$file_n"
+python3 "$bench_here/bpf_stats.py" report "$BENCH_TMP"/{e0,e1,f0,f1,s0,s1}.json --file-syscalls "$file_n" \
+	--requests "$requests"

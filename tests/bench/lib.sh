@@ -141,6 +141,16 @@ print("%.4f" % ((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")))
 EOF
 }
 
+# CPU seconds (user+system) of a command run as `bench_timed FILE cmd...` (the `time`
+# keyword: the command and its children), written to FILE; the command's output is kept.
+bench_timed() {
+	local file=$1
+	shift
+	local TIMEFORMAT='%3U %3S'
+	{ time "$@"; } 2>"$file.time"
+	awk '{printf "%.4f\n", $1 + $2}' "$file.time" | tail -1 >"$file"
+}
+
 bench_median() { # numbers...
 	printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print a[(NR+1)/2]; else printf "%.10g\n", (a[NR/2]+a[NR/2+1])/2}'
 }
@@ -181,11 +191,15 @@ bench_wait_quiet() {
 
 # bench_ab AGENT ROUNDS MEASURE_FN: interleaved rounds without (off) and with (on) the agent.
 # MEASURE_FN is called as `MEASURE_FN off|on ROUND` and must set MEASURE_RATE (requests/s)
-# and MEASURE_COUNT (requests issued). Sets AB_OFF[], AB_ON[], AB_SUMMARY[] (agent summary
-# lines of the "on" rounds), AB_COUNT[], AB_FOREIGN (max foreign handle_* programs seen).
+# and MEASURE_COUNT (requests issued), and may set MEASURE_CPU (CPU seconds of server and
+# client in the round). Sets AB_OFF[], AB_ON[], AB_SUMMARY[] (agent summary lines of the
+# "on" rounds), AB_COUNT[], AB_FOREIGN (max foreign handle_* programs seen), and per round
+# CPU microseconds per request: AB_CPU_OFF[], AB_CPU_ON[] (server + client) and AB_CPU_AGENT[]
+# (the agent's user-space CPU in the "on" round).
 bench_ab() {
-	local agent=$1 rounds=$2 fn=$3 i mode f
+	local agent=$1 rounds=$2 fn=$3 i mode f a0 a1
 	AB_OFF=() AB_ON=() AB_SUMMARY=() AB_COUNT=() AB_FOREIGN=0
+	AB_CPU_OFF=() AB_CPU_ON=() AB_CPU_AGENT=()
 	for i in $(seq "$rounds"); do
 		for mode in off on; do
 			bench_wait_quiet
@@ -194,9 +208,21 @@ bench_ab() {
 			if [ "$mode" = on ]; then
 				bench_start_agent "$agent" "$BENCH_TMP/agent.$i"
 			fi
-			MEASURE_RATE="" MEASURE_COUNT=""
+			MEASURE_RATE="" MEASURE_COUNT="" MEASURE_CPU=""
+			[ "$mode" = on ] && a0=$(bench_proc_cpu_s "$AGENT_PID")
 			"$fn" "$mode" "$i"
+			[ "$mode" = on ] && a1=$(bench_proc_cpu_s "$AGENT_PID")
 			[ -n "$MEASURE_RATE" ] || bench_die "round $i ($mode): no throughput measured"
+			if [ -n "$MEASURE_CPU" ] && [ "${MEASURE_COUNT:-0}" -gt 0 ]; then
+				local us
+				us=$(awk -v c="$MEASURE_CPU" -v n="$MEASURE_COUNT" 'BEGIN {printf "%.3f", c * 1e6 / n}')
+				if [ "$mode" = on ]; then
+					AB_CPU_ON+=("$us")
+					AB_CPU_AGENT+=("$(awk -v a="$a0" -v b="$a1" -v n="$MEASURE_COUNT" 'BEGIN {printf "%.3f", (b - a) * 1e6 / n}')")
+				else
+					AB_CPU_OFF+=("$us")
+				fi
+			fi
 			if [ "$mode" = on ]; then
 				bench_stop_agent
 				AB_ON+=("$MEASURE_RATE")
@@ -249,5 +275,22 @@ bench_ab_report() {
 		capture="complete (requests counted >= requests issued in every round, 0 drops)"
 	fi
 	[ "$AB_FOREIGN" -gt 0 ] && echo "warning: another agent's BPF programs ($AB_FOREIGN) were attached during some rounds: both sides were taxed"
-	echo "$name summary: ratio with/without $ratio (median $mon / $moff req/s, ${#AB_ON[@]} rounds each; target >= $target: $verdict); capture $capture"
+	local cpu_note=""
+	if [ "${#AB_CPU_ON[@]}" -gt 0 ] && [ "${#AB_CPU_ON[@]}" -eq "${#AB_CPU_OFF[@]}" ]; then
+		# Throughput of a saturated CPU-bound pair is inversely proportional to its CPU per
+		# request: what the ratio would be on a host with nothing else running.
+		local cratio=() coff con cag cr
+		for i in "${!AB_CPU_ON[@]}"; do
+			cratio+=("$(awk -v off="${AB_CPU_OFF[$i]}" -v on="${AB_CPU_ON[$i]}" -v ag="${AB_CPU_AGENT[$i]}" \
+				'BEGIN {printf "%.4f", off / (on + ag)}')")
+		done
+		coff=$(bench_median "${AB_CPU_OFF[@]}")
+		con=$(bench_median "${AB_CPU_ON[@]}")
+		cag=$(bench_median "${AB_CPU_AGENT[@]}")
+		cr=$(bench_median "${cratio[@]}")
+		echo "CPU per request (server + client, us): without ${AB_CPU_OFF[*]} (median $coff); with ${AB_CPU_ON[*]} (median $con) + agent user space ${AB_CPU_AGENT[*]} (median $cag)"
+		echo "CPU ratio per round, without / (with + agent): ${cratio[*]} (median $cr)"
+		cpu_note="; CPU-based ratio $cr (without / (with + agent) CPU per request, median; target >= $target: $(awk -v r="$cr" -v t="$target" 'BEGIN {print (r >= t) ? "PASS" : "FAIL"}'))"
+	fi
+	echo "$name summary: ratio with/without $ratio (median $mon / $moff req/s, ${#AB_ON[@]} rounds each; target >= $target: $verdict)$cpu_note; capture $capture"
 }

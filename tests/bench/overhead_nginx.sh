@@ -62,9 +62,24 @@ echo "agent: $agent"
 echo "$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //') master pid $NGINX_PID (1 worker) on 127.0.0.1:$port;" \
 	"load: wrk -t1 -c$conns -d${duration}s http://127.0.0.1:$port/"
 
+# The one worker serves; the master only waits (its CPU is counted too, it is ~0).
+nginx_pids=("$NGINX_PID" $(cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null))
+nginx_cpu() {
+	local t=0 p
+	for p in "${nginx_pids[@]}"; do
+		t=$(awk -v a="$t" -v b="$(bench_proc_cpu_s "$p")" 'BEGIN {printf "%.4f", a + b}')
+	done
+	echo "$t"
+}
+
 measure() { # off|on round
-	local out
-	out=$(wrk -t1 -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/" 2>&1)
+	local out s0 s1
+	s0=$(nginx_cpu)
+	bench_timed "$BENCH_TMP/client.cpu" wrk -t1 -c"$conns" -d"${duration}s" \
+		"http://127.0.0.1:$port/" >"$BENCH_TMP/wrk.out" 2>&1
+	s1=$(nginx_cpu)
+	out=$(cat "$BENCH_TMP/wrk.out")
+	MEASURE_CPU=$(awk -v a="$s0" -v b="$s1" -v c="$(cat "$BENCH_TMP/client.cpu")" 'BEGIN {printf "%.4f", b - a + c}')
 	MEASURE_RATE=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' <<<"$out")
 	MEASURE_COUNT=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' <<<"$out")
 	grep -q 'Non-2xx' <<<"$out" && bench_log "round $2 ($1): wrk saw non-2xx responses"

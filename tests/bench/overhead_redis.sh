@@ -34,11 +34,15 @@ echo "redis-server $(redis-server --version | sed -nE 's/.*v=([^ ]+).*/\1/p') pi
 	"load: redis-benchmark -p $port -t get -c $clients -n $requests -q (no pipelining)"
 
 measure() { # off|on round
-	local out
-	out=$(redis-benchmark -p "$port" -t get -c "$clients" -n "$requests" -q 2>&1 | tr '\r' '\n' |
-		grep -E '^GET: [0-9.]+ requests per second' | tail -1)
+	local out s0 s1
+	s0=$(bench_proc_cpu_s "$REDIS_PID")
+	bench_timed "$BENCH_TMP/client.cpu" redis-benchmark -p "$port" -t get -c "$clients" \
+		-n "$requests" -q >"$BENCH_TMP/rb.out" 2>&1
+	s1=$(bench_proc_cpu_s "$REDIS_PID")
+	out=$(tr '\r' '\n' <"$BENCH_TMP/rb.out" | grep -E '^GET: [0-9.]+ requests per second' | tail -1)
 	MEASURE_RATE=$(sed -nE 's/^GET: ([0-9.]+) requests per second.*/\1/p' <<<"$out")
 	MEASURE_COUNT=$requests
+	MEASURE_CPU=$(awk -v a="$s0" -v b="$s1" -v c="$(cat "$BENCH_TMP/client.cpu")" 'BEGIN {printf "%.4f", b - a + c}')
 }
 
 # Warm-up (not counted): the key space, the allocator, the page cache of the binaries.

@@ -113,6 +113,85 @@ static void client_side_is_reported_as_client(void **state)
 	assert_in_range(psc_hist_quantile(&ep->latency_us, 0.5), 850, 950);
 }
 
+static void link(struct fixture *f, uint32_t srv_tgid, uint32_t srv_fd, uint32_t cli_tgid,
+		 uint32_t cli_fd)
+{
+	struct psc_event_hdr h = {
+		.ts_ns = 1000,
+		.cgroup_id = CG_SERVER,
+		.tgid = srv_tgid,
+		.pid = srv_tgid,
+		.fd = srv_fd,
+		.cap_len = sizeof(struct psc_link),
+		.local_port = 8080,
+		.remote_port = 40000,
+		.kind = PSC_EV_LINK,
+		.role = PSC_ROLE_SERVER,
+	};
+	struct psc_link l = {
+		.peer_cgroup_id = CG_CLIENT,
+		.peer_tgid = cli_tgid,
+		.peer_fd = cli_fd,
+		.peer_local_port = 40000,
+		.peer_remote_port = 8080,
+	};
+	psc_conn_on_link(f->t, &h, &l);
+}
+
+#define REQ "GET /items/7 HTTP/1.1\r\nHost: x\r\n\r\n"
+#define RESP_404 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+
+/* A local pair captured at the server end only: the client's workload gets the same
+ * requests, errors and bytes (in and out swapped) as a client. */
+static void linked_server_side_is_mirrored_onto_client(void **state)
+{
+	struct fixture *f = *state;
+
+	link(f, 10, 5, 20, 7);
+	for (int i = 0; i < 3; i++) {
+		feed(f, CG_SERVER, 10, 5, PSC_ROLE_SERVER, PSC_DIR_INGRESS, 1000 + i * 100, REQ);
+		feed(f, CG_SERVER, 10, 5, PSC_ROLE_SERVER, PSC_DIR_EGRESS, 1040 + i * 100, RESP_404);
+	}
+	struct psc_endpoint_stats *s = find(f->w, CG_SERVER, "GET /items/{id}", PSC_ROLE_SERVER);
+	struct psc_endpoint_stats *c = find(f->w, CG_CLIENT, "GET /items/{id}", PSC_ROLE_CLIENT);
+	assert_non_null(s);
+	assert_non_null(c);
+	assert_int_equal(c->count, 3);
+	assert_int_equal(c->responses, 3);
+	assert_int_equal(c->errors, 3);
+	assert_int_equal(c->bytes_out, s->bytes_in);
+	assert_int_equal(c->bytes_in, s->bytes_out);
+	assert_in_range(psc_hist_quantile(&c->latency_us, 0.5), 35, 45);
+	struct psc_workload *wl = psc_window_workload(f->w, CG_CLIENT);
+	assert_int_equal(wl->kernel.tx_bytes, 3 * strlen(REQ));
+	assert_int_equal(wl->kernel.rx_bytes, 3 * strlen(RESP_404));
+	assert_int_equal(wl->kernel.tx_calls, 3);
+}
+
+/* The client sent its first request before the server accepted: the client's own event
+ * counted it; the link takes it over, so it is counted once and gets its response. */
+static void request_seen_by_client_before_link_is_counted_once(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, CG_CLIENT, 20, 7, PSC_ROLE_CLIENT, PSC_DIR_EGRESS, 1000, REQ);
+	link(f, 10, 5, 20, 7);
+	feed(f, CG_SERVER, 10, 5, PSC_ROLE_SERVER, PSC_DIR_INGRESS, 1010, REQ);
+	feed(f, CG_SERVER, 10, 5, PSC_ROLE_SERVER, PSC_DIR_EGRESS, 1060, RESP_404);
+	feed(f, CG_SERVER, 10, 5, PSC_ROLE_SERVER, PSC_DIR_INGRESS, 2000, REQ);
+	feed(f, CG_SERVER, 10, 5, PSC_ROLE_SERVER, PSC_DIR_EGRESS, 2030, RESP_404);
+	struct psc_endpoint_stats *c = find(f->w, CG_CLIENT, "GET /items/{id}", PSC_ROLE_CLIENT);
+	assert_non_null(c);
+	assert_int_equal(c->count, 2);
+	assert_int_equal(c->responses, 2);
+	assert_int_equal(c->bytes_out, 2 * strlen(REQ));
+	/* the first one's latency runs from the client's send (1000 us) */
+	assert_int_equal(psc_hist_quantile(&c->latency_us, 1.0) >= 55, 1);
+	struct psc_workload *wl = psc_window_workload(f->w, CG_CLIENT);
+	assert_int_equal(wl->kernel.tx_bytes, strlen(REQ)); /* the mirrored one only */
+	assert_int_equal(psc_conn_count(f->t), 1);	     /* the client's connection is gone */
+}
+
 static void unknown_traffic_is_counted_by_port(void **state)
 {
 	struct fixture *f = *state;
@@ -223,6 +302,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(http_request_response_pairs_with_latency, setup, teardown),
 		cmocka_unit_test_setup_teardown(client_side_is_reported_as_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(linked_server_side_is_mirrored_onto_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(request_seen_by_client_before_link_is_counted_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_traffic_is_counted_by_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_ends_session_and_frees_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(sweep_forgets_connections_of_exited_processes, setup, teardown),
