@@ -117,7 +117,9 @@ char *psc_report_json(const struct psc_report_ctx *ctx, const struct psc_workloa
 				      (json_int_t)wl->sessions_closed, "session_ms",
 				      quantiles(&wl->session_ms)));
 	json_object_set_new(o, "endpoints", endpoints_json(wl));
-	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	/* 13 significant digits: a Unix time keeps its milliseconds (10 digits kept only whole
+	 * seconds, so sub-second windows shared one "ts"). */
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(13));
 	json_decref(o);
 	return s;
 }
