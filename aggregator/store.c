@@ -610,6 +610,14 @@ int psc_store_open(struct psc_store **out, const char *path, const struct psc_st
 	struct psc_store *s;
 	int r;
 
+	/* Each report of a batch is a savepoint, and a savepoint saves the original of every
+	 * page it changes that the batch had already changed (the ledger's, the host's, the
+	 * tails of the series) in a sub-journal. Past 64 KiB (SQLite's default) that journal
+	 * goes to a temporary file: ~12 pages written per report, more pwrite calls than
+	 * the WAL itself. Kept in memory: it holds at most the pages of one batch. The
+	 * setting is process-wide and only takes before SQLite is first used (the daemon
+	 * opens its store first); elsewhere it is simply not applied. */
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
