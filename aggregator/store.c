@@ -1866,52 +1866,56 @@ static int rollup_emit(struct psc_store *s, sqlite3_stmt *ins, int tier, double 
 	return e;
 }
 
-/* The 5-minute endpoint rows of bucket @b from the raw rows, one workload at a time (a
- * workload's records of the bucket merged in memory, so memory follows the largest
- * workload, not the bucket). */
+/* The 5-minute endpoint rows of bucket @b from the raw rows, one workload at a time: its
+ * raw rows of the bucket by primary key, their records merged in memory. Memory follows
+ * the largest workload, not the bucket; sorting the bucket's raw rows by workload instead
+ * held them all (tens of MB) in SQLite's sorter. */
 static int rollup_raw_endpoints(struct psc_store *s, double b, sqlite3_stmt *ins)
 {
-	sqlite3_stmt *sel = NULL;
-	int64_t cur = -1;
+	sqlite3_stmt *ids = NULL, *sel = NULL;
 	int rc, e = -EIO;
 
 	recs_reset(s);
-	if (sqlite3_prepare_v2(
-		    s->db,
-		    "SELECT w.workload_id, w.span_s, r.eps, r.hists FROM workload_series w"
-		    " INDEXED BY workload_series_tier_ts JOIN endpoint_raw r ON"
-		    " r.id = w.eref WHERE w.tier = 0 AND w.ts >= ?1 AND w.ts < ?1 + ?2"
-		    " ORDER BY w.workload_id",
-		    -1, &sel, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT DISTINCT workload_id FROM workload_series WHERE tier = 0"
+			       " AND ts >= ?1 AND ts < ?1 + ?2 AND eref IS NOT NULL",
+			       -1, &ids, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
+			       "SELECT w.span_s, r.eps, r.hists FROM workload_series w"
+			       " JOIN endpoint_raw r ON r.id = w.eref WHERE w.workload_id = ?1"
+			       " AND w.tier = 0 AND w.ts >= ?2 AND w.ts < ?2 + ?3",
+			       -1, &sel, NULL) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_double(sel, 1, b);
-	sqlite3_bind_double(sel, 2, TIER_5M_S);
-	for (;;) {
-		rc = sqlite3_step(sel);
-		int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+	sqlite3_bind_double(ids, 1, b);
+	sqlite3_bind_double(ids, 2, TIER_5M_S);
+	while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(ids, 0);
 
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		sqlite3_bind_int64(sel, 1, id);
+		sqlite3_bind_double(sel, 2, b);
+		sqlite3_bind_double(sel, 3, TIER_5M_S);
+		while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+			e = recs_decode(s, (const char *)sqlite3_column_text(sel, 1),
+					(size_t)sqlite3_column_bytes(sel, 1),
+					sqlite3_column_blob(sel, 2), (size_t)sqlite3_column_bytes(sel, 2),
+					sqlite3_column_double(sel, 0));
+			if (e == -ENOMEM)
+				goto out;
+			if (e < 0)
+				psc_warn("AGG-STORE-RAW",
+					 "workload %lld: a raw row of bucket %.0f is malformed: left"
+					 " out of the rollup",
+					 (long long)id, b);
+			e = -EIO;
+		}
+		sqlite3_reset(sel);
+		if (rc != SQLITE_DONE || rollup_emit(s, ins, PSC_TIER_5M, b) < 0)
 			goto out;
-		if (cur >= 0 && id != cur && rollup_emit(s, ins, PSC_TIER_5M, b) < 0)
-			goto out;
-		if (rc == SQLITE_DONE)
-			break;
-		cur = id;
-		e = recs_decode(s, (const char *)sqlite3_column_text(sel, 2),
-				(size_t)sqlite3_column_bytes(sel, 2), sqlite3_column_blob(sel, 3),
-				(size_t)sqlite3_column_bytes(sel, 3),
-				sqlite3_column_double(sel, 1));
-		if (e == -ENOMEM)
-			goto out;
-		if (e < 0)
-			psc_warn("AGG-STORE-RAW",
-				 "workload %lld: a raw row of bucket %.0f is"
-				 " malformed: left out of the rollup",
-				 (long long)id, b);
-		e = -EIO;
 	}
-	e = 0;
+	if (rc == SQLITE_DONE)
+		e = 0;
 out:
+	sqlite3_finalize(ids);
 	sqlite3_finalize(sel);
 	recs_trim(s);
 	return e;
