@@ -92,7 +92,7 @@ t0=$(date +%s.%N)
 if [ -n "$rss_every" ]; then
 	(
 		while kill -0 "$agg_pid" 2>/dev/null; do
-			echo "$(date +%s) $(rss_kb "$agg_pid")"
+			echo "$(date +%s) $(rss_kb "$agg_pid") $(awk '/^RssAnon:/ {print $2}' "/proc/$agg_pid/status")"
 			sleep "$rss_every"
 		done
 	) >"$tmp/rss.txt" &
@@ -110,7 +110,7 @@ if [ -n "$sampler_pid" ]; then
 	kill "$sampler_pid" 2>/dev/null || true
 	wait "$sampler_pid" 2>/dev/null || true
 	sampler_pid=
-	awk -v t0="${t0%.*}" 'NF == 2 {printf "%s%ds %.1f", (n++ ? ", " : "RSS MiB over the run: "), $1 - t0, $2 / 1024} END {print ""}' "$tmp/rss.txt"
+	awk -v t0="${t0%.*}" 'NF == 3 {printf "%s%ds %.1f (anon %.1f)", (n++ ? ", " : "RSS MiB over the run: "), $1 - t0, $2 / 1024, $3 / 1024} END {print ""}' "$tmp/rss.txt"
 fi
 
 kill "$agg_pid"
