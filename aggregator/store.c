@@ -226,7 +226,9 @@ static const char *const migrations[] = {
 	"  s.windows AS windows, s.count AS count, s.errors AS errors, s.responses AS responses,"
 	"  s.bytes_in AS bytes_in, s.bytes_out AS bytes_out, s.latency_hist AS latency_hist,"
 	"  e.workload_id AS workload_id"
-	"  FROM endpoint_rollup s JOIN endpoints e ON e.id = s.endpoint_id"
+	/* CROSS JOIN: from a workload's endpoints to their rows by key when filtered by
+	 * workload_id (SQLite would otherwise take the tier/ts index over every endpoint). */
+	"  FROM endpoints e CROSS JOIN endpoint_rollup s ON s.endpoint_id = e.id"
 	"  UNION ALL"
 	"  SELECT j.value ->> 0, 0, w.ts, w.span_s, j.value ->> 1, j.value ->> 2, j.value ->> 3,"
 	"  j.value ->> 4, j.value ->> 5, j.value ->> 6,"
