@@ -537,11 +537,10 @@ static unsigned get_workload(struct psc_api *a, const struct psc_api_request *re
 		a,
 		"SELECT * FROM (SELECT ws.ts, ws.cpu_s / ws.span_s,"
 		" ws.mem_bytes, (ws.net_rx_bytes + ws.net_tx_bytes) * 1.0 / ws.span_s,"
-		/* CROSS JOIN: from the workload's few endpoints to their rows by primary
-		 * key; SQLite's own choice (the tier/ts index over every endpoint) made
-		 * this query 30x slower with 40 endpoints per host. */
-		" (SELECT sum(es.count) FROM endpoints e CROSS JOIN endpoint_series es"
-		"  ON es.endpoint_id = e.id WHERE e.workload_id = ws.workload_id"
+		/* By workload_id: the view reaches the raw tier's rows through the
+		 * workload's series and the rollups' through its endpoints. */
+		" (SELECT sum(es.count) FROM endpoint_series es JOIN endpoints e"
+		"  ON e.id = es.endpoint_id WHERE es.workload_id = ws.workload_id"
 		"  AND e.role = 'server' AND es.tier = ws.tier AND es.ts = ws.ts) * 1.0 / ws.span_s"
 		" FROM workload_series ws WHERE ws.workload_id = ?1 AND ws.tier = ?2"
 		" AND ws.ts >= ?3 ORDER BY ws.ts DESC LIMIT %d) ORDER BY 1",
@@ -590,9 +589,9 @@ static unsigned get_workload(struct psc_api *a, const struct psc_api_request *re
 			rel(a, "classes")) < 0 ||
 	    member_rows(a, res, "endpoints", id, tier, since,
 			"SELECT e.protocol AS protocol, e.role AS role, e.endpoint AS endpoint,"
-			" sum(es.count) AS count, sum(es.errors) AS errors FROM endpoints e"
-			" CROSS JOIN endpoint_series es ON es.endpoint_id = e.id WHERE"
-			" e.workload_id = :id AND es.tier = :tier AND es.ts >= :since"
+			" sum(es.count) AS count, sum(es.errors) AS errors FROM endpoint_series es"
+			" JOIN endpoints e ON e.id = es.endpoint_id WHERE"
+			" es.workload_id = :id AND es.tier = :tier AND es.ts >= :since"
 			" GROUP BY e.id ORDER BY 4 DESC LIMIT 500") < 0)
 		return db_fail(a, out);
 	/* One class or none. */

@@ -88,19 +88,17 @@ enum {
 	"workload_id, ts, span_s, cpu_s, mem_bytes, net_rx_bytes + net_tx_bytes,"         \
 	" cpu_throttled_s, oom_kills, psi_cpu_some, psi_mem_some"
 #define E_COLS                                                                            \
-	"e.workload_id, s.ts, s.span_s, s.count, s.errors, s.bytes_in + s.bytes_out,"     \
+	"s.workload_id, s.ts, s.span_s, s.count, s.errors, s.bytes_in + s.bytes_out,"     \
 	" s.latency_hist, s.endpoint_id"
 static const char *const sql[_Q_MAX] = {
 	[Q_NEW_W] = "SELECT " W_COLS " FROM workload_series WHERE tier = 0 AND ts > ?1"
 		    " ORDER BY workload_id, ts",
-	[Q_NEW_E] = "SELECT " E_COLS " FROM endpoint_series s JOIN endpoints e"
-		    " ON e.id = s.endpoint_id WHERE s.tier = 0 AND s.ts > ?1"
-		    " ORDER BY e.workload_id, s.ts",
+	[Q_NEW_E] = "SELECT " E_COLS " FROM endpoint_series s WHERE s.tier = 0 AND s.ts > ?1"
+		    " ORDER BY s.workload_id, s.ts",
 	[Q_HIST_W] = "SELECT " W_COLS " FROM workload_series WHERE workload_id = ?1"
 		     " AND tier = 0 AND ts >= ?2 ORDER BY ts",
-	[Q_HIST_E] = "SELECT " E_COLS " FROM endpoints e JOIN endpoint_series s"
-		     " ON s.endpoint_id = e.id AND s.tier = 0 AND s.ts >= ?2"
-		     " WHERE e.workload_id = ?1 ORDER BY s.ts",
+	[Q_HIST_E] = "SELECT " E_COLS " FROM endpoint_series s WHERE s.workload_id = ?1"
+		     " AND s.tier = 0 AND s.ts >= ?2 ORDER BY s.ts",
 	[Q_RECENT] = "SELECT workload_id, max(ts) FROM workload_series WHERE tier = 0"
 		     " AND ts >= ?1 GROUP BY workload_id",
 	[Q_EP_NAME] = "SELECT protocol || ' ' || endpoint FROM endpoints WHERE id = ?1",

@@ -200,6 +200,41 @@ static const char *const migrations[] = {
 	"  INSERT OR REPLACE INTO limits_history VALUES (new.workload_id, new.ts, new.managed,"
 	"  new.cpu_max_cores, new.cpu_weight, new.memory_min, new.memory_high, new.memory_max,"
 	"  new.egress_bytes_per_s); END;",
+	/* 3: the raw tier of endpoint series as one row per workload-window, appended in
+	 * arrival order (endpoint_raw, rowid = insertion order), holding that window's
+	 * endpoint records: `eps` is a JSON array of [endpoint_id, windows, count, errors,
+	 * responses, bytes_in, bytes_out, hist_offset, hist_length] and `hists` the
+	 * concatenated latency_hist blobs. The workload's tier-0 row points at it (eref) and
+	 * takes it along when deleted. One row per endpoint-window put each record on its own
+	 * b-tree leaf: a batch dirtied one page per endpoint. endpoint_rollup keeps the 5-minute
+	 * and hourly tiers; the view endpoint_series shows all three tiers as before (plus
+	 * workload_id), for readers and operators. The tier-0 rows already stored are moved by
+	 * migrate_raw_tier(). */
+	"ALTER TABLE endpoint_series RENAME TO endpoint_rollup;"
+	"DROP INDEX endpoint_series_tier_ts;"
+	"CREATE INDEX endpoint_rollup_tier_ts ON endpoint_rollup(tier, ts);"
+	"ALTER TABLE workload_series ADD COLUMN eref INTEGER;"
+	"CREATE TABLE endpoint_raw ("
+	"  id INTEGER PRIMARY KEY,"
+	"  eps TEXT NOT NULL,"
+	"  hists BLOB NOT NULL);"
+	"CREATE TRIGGER workload_series_eref AFTER DELETE ON workload_series"
+	"  WHEN old.eref IS NOT NULL BEGIN"
+	"  DELETE FROM endpoint_raw WHERE id = old.eref; END;"
+	"CREATE VIEW endpoint_series AS"
+	"  SELECT s.endpoint_id AS endpoint_id, s.tier AS tier, s.ts AS ts, s.span_s AS span_s,"
+	"  s.windows AS windows, s.count AS count, s.errors AS errors, s.responses AS responses,"
+	"  s.bytes_in AS bytes_in, s.bytes_out AS bytes_out, s.latency_hist AS latency_hist,"
+	"  e.workload_id AS workload_id"
+	/* CROSS JOIN: from a workload's endpoints to their rows by key when filtered by
+	 * workload_id (SQLite would otherwise take the tier/ts index over every endpoint). */
+	"  FROM endpoints e CROSS JOIN endpoint_rollup s ON s.endpoint_id = e.id"
+	"  UNION ALL"
+	"  SELECT j.value ->> 0, 0, w.ts, w.span_s, j.value ->> 1, j.value ->> 2, j.value ->> 3,"
+	"  j.value ->> 4, j.value ->> 5, j.value ->> 6,"
+	"  substr(r.hists, (j.value ->> 7) + 1, j.value ->> 8), w.workload_id"
+	"  FROM workload_series w JOIN endpoint_raw r ON r.id = w.eref JOIN json_each(r.eps) j"
+	"  WHERE w.tier = 0;",
 };
 
 _Static_assert(PSC_ARRAY_SIZE(migrations) == PSC_STORE_SCHEMA_VERSION, "one migration per version");
@@ -216,9 +251,10 @@ enum stmt_id {
 	ST_WORKLOAD,
 	ST_ENDPOINT,
 	ST_WSERIES,
-	ST_ESERIES,
-	ST_ESERIES_GET,
-	ST_ESERIES_MERGE,
+	ST_RAW_PUT,
+	ST_RAW_GET,
+	ST_RAW_SET,
+	ST_RAW_DEL,
 	ST_DIRTY,
 	ST_OUTCOME_LOG,
 	ST_OUTCOME_SET,
@@ -271,32 +307,28 @@ static const char *const stmt_sql[_ST_MAX] = {
 			" last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
 			" ON CONFLICT (workload_id, protocol, role, endpoint) DO UPDATE SET"
 			" last_seen = excluded.last_seen RETURNING id",
-	[ST_WSERIES] = "INSERT INTO workload_series (workload_id, tier, ts, span_s, windows, cpu_s,"
-		       " cpu_throttled_s, mem_bytes, mem_peak_bytes, io_read_bytes, io_write_bytes,"
-		       " net_rx_bytes, net_tx_bytes, psi_cpu_some, psi_mem_some, psi_io_some,"
-		       " sessions_closed, oom_kills) VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8,"
-		       " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-		       " ON CONFLICT (workload_id, tier, ts) DO UPDATE SET"
-		       " windows = windows + 1, cpu_s = cpu_s + excluded.cpu_s,"
-		       " cpu_throttled_s = cpu_throttled_s + excluded.cpu_throttled_s,"
-		       " mem_bytes = max(mem_bytes, excluded.mem_bytes),"
-		       " mem_peak_bytes = max(mem_peak_bytes, excluded.mem_peak_bytes),"
-		       " io_read_bytes = io_read_bytes + excluded.io_read_bytes,"
-		       " io_write_bytes = io_write_bytes + excluded.io_write_bytes,"
-		       " net_rx_bytes = net_rx_bytes + excluded.net_rx_bytes,"
-		       " net_tx_bytes = net_tx_bytes + excluded.net_tx_bytes,"
-		       " sessions_closed = sessions_closed + excluded.sessions_closed,"
-		       " oom_kills = oom_kills + excluded.oom_kills",
-	[ST_ESERIES] = "INSERT INTO endpoint_series (endpoint_id, tier, ts, span_s, windows, count,"
-		       " errors, responses, bytes_in, bytes_out, latency_hist)"
-		       " VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9)"
-		       " ON CONFLICT (endpoint_id, tier, ts) DO NOTHING",
-	[ST_ESERIES_GET] = "SELECT latency_hist FROM endpoint_series WHERE endpoint_id = ?1"
-			   " AND tier = 0 AND ts = ?2",
-	[ST_ESERIES_MERGE] = "UPDATE endpoint_series SET windows = windows + 1,"
-			     " count = count + ?3, errors = errors + ?4, responses = responses + ?5,"
-			     " bytes_in = bytes_in + ?6, bytes_out = bytes_out + ?7,"
-			     " latency_hist = ?8 WHERE endpoint_id = ?1 AND tier = 0 AND ts = ?2",
+	[ST_WSERIES] =
+		"INSERT INTO workload_series (workload_id, tier, ts, span_s, windows, cpu_s,"
+		" cpu_throttled_s, mem_bytes, mem_peak_bytes, io_read_bytes, io_write_bytes,"
+		" net_rx_bytes, net_tx_bytes, psi_cpu_some, psi_mem_some, psi_io_some,"
+		" sessions_closed, oom_kills, eref) VALUES (?1, 0, ?2, ?3, 1, ?4, ?5, ?6, ?7,"
+		" ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+		" ON CONFLICT (workload_id, tier, ts) DO UPDATE SET"
+		" windows = windows + 1, cpu_s = cpu_s + excluded.cpu_s,"
+		" cpu_throttled_s = cpu_throttled_s + excluded.cpu_throttled_s,"
+		" mem_bytes = max(mem_bytes, excluded.mem_bytes),"
+		" mem_peak_bytes = max(mem_peak_bytes, excluded.mem_peak_bytes),"
+		" io_read_bytes = io_read_bytes + excluded.io_read_bytes,"
+		" io_write_bytes = io_write_bytes + excluded.io_write_bytes,"
+		" net_rx_bytes = net_rx_bytes + excluded.net_rx_bytes,"
+		" net_tx_bytes = net_tx_bytes + excluded.net_tx_bytes,"
+		" sessions_closed = sessions_closed + excluded.sessions_closed,"
+		" oom_kills = oom_kills + excluded.oom_kills,"
+		" eref = coalesce(eref, excluded.eref) RETURNING eref",
+	[ST_RAW_PUT] = "INSERT INTO endpoint_raw (eps, hists) VALUES (?1, ?2)",
+	[ST_RAW_GET] = "SELECT eps, hists FROM endpoint_raw WHERE id = ?1",
+	[ST_RAW_SET] = "UPDATE endpoint_raw SET eps = ?2, hists = ?3 WHERE id = ?1",
+	[ST_RAW_DEL] = "DELETE FROM endpoint_raw WHERE id = ?1",
 	[ST_DIRTY] = "INSERT OR IGNORE INTO rollup_dirty (tier, bucket) VALUES (?1, ?2)",
 	[ST_OUTCOME_LOG] = "INSERT INTO adjustment_outcomes (host, adjustment_id, workload, result,"
 			   " detail, at, report_seq, previous) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -330,6 +362,26 @@ struct psc_store {
 	bool in_batch;
 	bool batch_failed;	 /* the transaction is gone: the commit must fail */
 	double dirty_marked;	 /* 5-minute bucket already marked in this transaction */
+	/* Scratch for the endpoint records of one raw row (or of one workload's rollup):
+	 * records, their histogram blobs, and the encoded row (eps JSON, hists). Reused, so
+	 * a steady report allocates nothing; trimmed when a rollup made them large. */
+	struct ep_rec *recs;
+	size_t nrec, rec_cap;
+	uint8_t *hbuf;
+	size_t hlen, hcap;
+	char *jbuf;
+	size_t jcap;
+	uint8_t *obuf;
+	size_t ocap;
+};
+
+/* One endpoint's figures in a window (raw) or a bucket: what a raw row holds for it. */
+enum { REC_WINDOWS, REC_COUNT, REC_ERRORS, REC_RESPONSES, REC_BYTES_IN, REC_BYTES_OUT, _REC_MAX };
+struct ep_rec {
+	int64_t id;
+	int64_t v[_REC_MAX];
+	double span;
+	uint32_t hoff, hlen; /* its latency_hist blob in psc_store.hbuf */
 };
 
 struct psc_store_options psc_store_options_default(void)
@@ -519,6 +571,8 @@ static int read_schema_version(struct psc_store *s, int *version)
 	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
+static int migrate_raw_tier(struct psc_store *s);
+
 static int migrate(struct psc_store *s, char *err, size_t errlen)
 {
 	char sql[128];
@@ -538,7 +592,8 @@ static int migrate(struct psc_store *s, char *err, size_t errlen)
 			 v + 1);
 		if (db_exec(s, "BEGIN IMMEDIATE") < 0)
 			return errf(err, errlen, "cannot begin migration: %s", sqlite3_errmsg(s->db));
-		if (db_exec(s, migrations[v]) < 0 || db_exec(s, sql) < 0) {
+		if (db_exec(s, migrations[v]) < 0 || (v + 1 == 3 && migrate_raw_tier(s) < 0) ||
+		    db_exec(s, sql) < 0) {
 			errf(err, errlen, "migration to schema version %d failed: %s", v + 1,
 			     sqlite3_errmsg(s->db));
 			db_exec(s, "ROLLBACK");
@@ -557,6 +612,14 @@ int psc_store_open(struct psc_store **out, const char *path, const struct psc_st
 	struct psc_store *s;
 	int r;
 
+	/* Each report of a batch is a savepoint, and a savepoint saves the original of every
+	 * page it changes that the batch had already changed (the ledger's, the host's, the
+	 * tails of the series) in a sub-journal. Past 64 KiB (SQLite's default) that journal
+	 * goes to a temporary file: ~12 pages written per report, more pwrite calls than
+	 * the WAL itself. Kept in memory: it holds at most the pages of one batch. The
+	 * setting is process-wide and only takes before SQLite is first used (the daemon
+	 * opens its store first); elsewhere it is simply not applied. */
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -621,6 +684,10 @@ void psc_store_close(struct psc_store **sp)
 		sqlite3_close(s->db);
 	ids_clear(s);
 	psc_hashmap_free(&s->ids);
+	free(s->recs);
+	free(s->hbuf);
+	free(s->jbuf);
+	free(s->obuf);
 	free(s);
 	*sp = NULL;
 }
@@ -715,6 +782,465 @@ static void hist_add_wire(uint64_t *counts, uint64_t *max, const Prescient__Late
 	}
 	if (m->max > *max)
 		*max = m->max;
+}
+
+/* --- raw rows: the endpoint records of one workload-window --- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 64;
+	void *q;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	q = realloc(*p, n * elem);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static void recs_reset(struct psc_store *s)
+{
+	s->nrec = 0;
+	s->hlen = 0;
+}
+
+/* A rollup of a large workload may have grown the scratch: give it back. */
+static void recs_trim(struct psc_store *s)
+{
+	recs_reset(s);
+	if (s->hcap + s->jcap + s->ocap + s->rec_cap * sizeof(*s->recs) <= (4u << 20))
+		return;
+	free(s->recs);
+	free(s->hbuf);
+	free(s->jbuf);
+	free(s->obuf);
+	s->recs = NULL;
+	s->hbuf = s->obuf = NULL;
+	s->jbuf = NULL;
+	s->rec_cap = s->hcap = s->jcap = s->ocap = 0;
+}
+
+/* The next record, zeroed, with room for @hist bytes of histogram at its hoff. The caller
+ * fills it, then counts it (s->nrec++, s->hlen += hlen). */
+static struct ep_rec *rec_new(struct psc_store *s, size_t hist)
+{
+	struct ep_rec *r;
+
+	if (grow((void **)&s->recs, &s->rec_cap, s->nrec + 1, sizeof(*s->recs)) < 0 ||
+	    grow((void **)&s->hbuf, &s->hcap, s->hlen + hist, 1) < 0)
+		return NULL;
+	r = &s->recs[s->nrec];
+	memset(r, 0, sizeof(*r));
+	r->hoff = (uint32_t)s->hlen;
+	return r;
+}
+
+/* psc_store_hist_encode() of a wire histogram without going through the bucket array,
+ * when it uses one encoding in bucket order (as senders write it). 0 when it does not. */
+static size_t hist_encode_wire(const Prescient__LatencyHistogram *m, uint8_t *buf)
+{
+	unsigned prev = 0;
+	size_t n = 0;
+
+	buf[n++] = 1;
+	if (!m) {
+		buf[n++] = 0;
+		return n;
+	}
+	if ((m->n_bucket > 0) + (m->n_run_counts > 0) + (m->n_run_deltas > 0) > 1)
+		return 0;
+	n += put_varint(buf + n, m->max);
+	if (m->n_bucket) {
+		size_t k = m->n_bucket < m->n_count ? m->n_bucket : m->n_count;
+		int64_t last = -1;
+
+		for (size_t i = 0; i < k; i++) {
+			uint32_t b = m->bucket[i];
+
+			if (b >= PSC_HIST_BUCKETS || (int64_t)b <= last)
+				return 0;
+			last = b;
+			if (!m->count[i])
+				continue;
+			n += put_varint(buf + n, b - prev);
+			n += put_varint(buf + n, m->count[i]);
+			prev = b;
+		}
+		return n;
+	}
+	for (size_t i = 0; i < m->n_run_counts; i++) {
+		size_t b = m->first_bucket + i;
+
+		if (b >= PSC_HIST_BUCKETS)
+			break;
+		if (!m->run_counts[i])
+			continue;
+		n += put_varint(buf + n, b - prev);
+		n += put_varint(buf + n, m->run_counts[i]);
+		prev = (unsigned)b;
+	}
+	int64_t v = 0;
+	for (size_t i = 0; i < m->n_run_deltas; i++) {
+		size_t b = m->first_bucket + i;
+
+		v += m->run_deltas[i];
+		if (b >= PSC_HIST_BUCKETS)
+			break;
+		if (v <= 0)
+			continue;
+		n += put_varint(buf + n, b - prev);
+		n += put_varint(buf + n, (uint64_t)v);
+		prev = (unsigned)b;
+	}
+	return n;
+}
+
+static int rec_add_wire(struct psc_store *s, int64_t id, double span,
+			const Prescient__EndpointStats *ep)
+{
+	struct ep_rec *r = rec_new(s, PSC_STORE_HIST_BLOB_MAX);
+	uint8_t *h;
+	size_t n;
+
+	if (!r)
+		return -ENOMEM;
+	r->id = id;
+	r->span = span;
+	r->v[REC_WINDOWS] = 1;
+	r->v[REC_COUNT] = clamp64(ep->count);
+	r->v[REC_ERRORS] = clamp64(ep->errors);
+	r->v[REC_RESPONSES] = clamp64(ep->count >= ep->unanswered ? ep->count - ep->unanswered : 0);
+	r->v[REC_BYTES_IN] = clamp64(ep->bytes_in);
+	r->v[REC_BYTES_OUT] = clamp64(ep->bytes_out);
+	h = s->hbuf + r->hoff;
+	n = hist_encode_wire(ep->latency_us, h);
+	if (!n) {
+		uint64_t counts[PSC_HIST_BUCKETS] = { 0 }, max = 0;
+
+		hist_add_wire(counts, &max, ep->latency_us);
+		n = psc_store_hist_encode(counts, max, h);
+	}
+	r->hlen = (uint32_t)n;
+	s->hlen += n;
+	s->nrec++;
+	return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct ep_rec *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Sorts the records by endpoint and merges those of one endpoint: counters added,
+ * histograms merged, spans added when @sum_span (records of different windows) or kept
+ * (the same window seen twice). */
+static int recs_merge(struct psc_store *s, bool sum_span)
+{
+	size_t i, j, out = 0;
+	bool sorted = true;
+
+	for (i = 1; i < s->nrec && sorted; i++)
+		sorted = s->recs[i].id > s->recs[i - 1].id;
+	if (sorted)
+		return 0;
+	qsort(s->recs, s->nrec, sizeof(*s->recs), rec_cmp);
+	for (i = 0; i < s->nrec; i = j) {
+		struct ep_rec m = s->recs[i];
+
+		for (j = i + 1; j < s->nrec && s->recs[j].id == m.id; j++)
+			;
+		if (j - i > 1) {
+			uint64_t counts[PSC_HIST_BUCKETS] = { 0 }, max = 0;
+
+			for (size_t k = i; k < j; k++) {
+				const struct ep_rec *r = &s->recs[k];
+
+				if (k > i) {
+					for (int f = 0; f < _REC_MAX; f++)
+						m.v[f] += r->v[f];
+					if (sum_span)
+						m.span += r->span;
+				}
+				if (r->hlen)
+					psc_store_hist_decode_add(s->hbuf + r->hoff, r->hlen,
+								  counts, &max);
+			}
+			if (grow((void **)&s->hbuf, &s->hcap, s->hlen + PSC_STORE_HIST_BLOB_MAX,
+				 1) < 0)
+				return -ENOMEM;
+			m.hoff = (uint32_t)s->hlen;
+			m.hlen = (uint32_t)psc_store_hist_encode(counts, max, s->hbuf + s->hlen);
+			s->hlen += m.hlen;
+		}
+		s->recs[out++] = m;
+	}
+	s->nrec = out;
+	return 0;
+}
+
+static char *put_dec(char *p, uint64_t v)
+{
+	char t[20];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = t[--n];
+	return p;
+}
+
+/* The raw row of the records: eps (JSON, README) in s->jbuf, hists in s->obuf. */
+static int recs_encode(struct psc_store *s, size_t *jlen, size_t *olen)
+{
+	uint32_t off = 0;
+	char *p;
+
+	if (grow((void **)&s->jbuf, &s->jcap, 2 + s->nrec * (9 * 21 + 3), 1) < 0 ||
+	    grow((void **)&s->obuf, &s->ocap, s->hlen + 1, 1) < 0)
+		return -ENOMEM;
+	p = s->jbuf;
+	*p++ = '[';
+	for (size_t i = 0; i < s->nrec; i++) {
+		const struct ep_rec *r = &s->recs[i];
+
+		if (i)
+			*p++ = ',';
+		*p++ = '[';
+		p = put_dec(p, (uint64_t)r->id);
+		for (int f = 0; f < _REC_MAX; f++) {
+			*p++ = ',';
+			p = put_dec(p, r->v[f] > 0 ? (uint64_t)r->v[f] : 0);
+		}
+		*p++ = ',';
+		p = put_dec(p, off);
+		*p++ = ',';
+		p = put_dec(p, r->hlen);
+		*p++ = ']';
+		memcpy(s->obuf + off, s->hbuf + r->hoff, r->hlen);
+		off += r->hlen;
+	}
+	*p++ = ']';
+	*jlen = (size_t)(p - s->jbuf);
+	*olen = off;
+	return 0;
+}
+
+static int get_dec(const char **p, const char *end, int64_t *v)
+{
+	const char *q = *p;
+	uint64_t x = 0;
+
+	if (q >= end || *q < '0' || *q > '9')
+		return -EBADMSG;
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		if (x > ((uint64_t)INT64_MAX - 9) / 10)
+			return -EBADMSG;
+		x = x * 10 + (uint64_t)(*q - '0');
+	}
+	*p = q;
+	*v = (int64_t)x;
+	return 0;
+}
+
+static bool eat(const char **p, const char *end, char c)
+{
+	if (*p < end && **p == c) {
+		(*p)++;
+		return true;
+	}
+	return false;
+}
+
+/* Appends the records of a raw row (as recs_encode() writes it) to s->recs, histograms
+ * copied, each with @span. -EBADMSG if the row is not in that form. */
+static int recs_decode(struct psc_store *s, const char *eps, size_t jn, const uint8_t *hists,
+		       size_t hn, double span)
+{
+	const char *p = eps, *end = eps + jn;
+	int64_t f[3 + _REC_MAX];
+	struct ep_rec *r;
+
+	if (!eps || !eat(&p, end, '['))
+		return -EBADMSG;
+	if (eat(&p, end, ']'))
+		return p == end ? 0 : -EBADMSG;
+	do {
+		if (!eat(&p, end, '['))
+			return -EBADMSG;
+		for (int k = 0; k < 3 + _REC_MAX; k++)
+			if ((k && !eat(&p, end, ',')) || get_dec(&p, end, &f[k]) < 0)
+				return -EBADMSG;
+		if (!eat(&p, end, ']') || (uint64_t)f[7] > hn ||
+		    (uint64_t)f[8] > hn - (uint64_t)f[7])
+			return -EBADMSG;
+		r = rec_new(s, (size_t)f[8]);
+		if (!r)
+			return -ENOMEM;
+		r->id = f[0];
+		memcpy(r->v, f + 1, sizeof(r->v));
+		r->span = span;
+		if (f[8])
+			memcpy(s->hbuf + r->hoff, hists + f[7], (size_t)f[8]);
+		r->hlen = (uint32_t)f[8];
+		s->hlen += (size_t)f[8];
+		s->nrec++;
+	} while (eat(&p, end, ','));
+	return eat(&p, end, ']') && p == end ? 0 : -EBADMSG;
+}
+
+/* Inserts the records as a raw row with @st (INSERT INTO endpoint_raw (eps, hists)). */
+static int raw_put(struct psc_store *s, sqlite3_stmt *st, int64_t *id)
+{
+	size_t jl, ol;
+	int e;
+
+	e = recs_merge(s, false);
+	if (e == 0)
+		e = recs_encode(s, &jl, &ol);
+	if (e < 0)
+		return e;
+	sqlite3_bind_text(st, 1, s->jbuf, (int)jl, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, s->obuf, (int)ol, SQLITE_STATIC);
+	e = step_done(s, st);
+	if (e == 0)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return e;
+}
+
+/* The workload-window already had raw row @old when @new was written for it (two reports
+ * with the same window start): @old takes the records of both, merged; @new goes. The
+ * records of @new are still in the scratch. */
+static int raw_merge(struct psc_store *s, int64_t old, int64_t new)
+{
+	sqlite3_stmt *st = s->st[ST_RAW_GET];
+	size_t jl, ol;
+	int rc, e = 0;
+	size_t nrec = s->nrec, hlen = s->hlen;
+
+	sqlite3_bind_int64(st, 1, old);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = recs_decode(s, (const char *)sqlite3_column_text(st, 0),
+				(size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
+				(size_t)sqlite3_column_bytes(st, 1), 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
+	if (e == -EBADMSG) {
+		psc_warn("AGG-STORE-RAW", "raw row %lld is malformed: replaced", (long long)old);
+		s->nrec = nrec;
+		s->hlen = hlen;
+	} else if (e < 0)
+		return e;
+	e = recs_merge(s, false);
+	if (e == 0)
+		e = recs_encode(s, &jl, &ol);
+	if (e < 0)
+		return e;
+	st = s->st[ST_RAW_SET];
+	sqlite3_bind_int64(st, 1, old);
+	sqlite3_bind_text(st, 2, s->jbuf, (int)jl, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, s->obuf, (int)ol, SQLITE_STATIC);
+	e = step_done(s, st);
+	if (e == 0) {
+		st = s->st[ST_RAW_DEL];
+		sqlite3_bind_int64(st, 1, new);
+		e = step_done(s, st);
+	}
+	return e;
+}
+
+/* Schema 3: the tier-0 endpoint rows of an older store become raw rows, one per
+ * workload-window, in the migration's transaction. */
+static int migrate_raw_tier(struct psc_store *s)
+{
+	sqlite3_stmt *sel = NULL, *put = NULL, *link = NULL, *add = NULL;
+	int64_t cur_w = -1, eref = 0;
+	double cur_ts = 0, cur_span = 0;
+	int rc, e = -EIO;
+
+	recs_reset(s);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT e.workload_id, s.ts, s.span_s, s.endpoint_id, s.windows,"
+			       " s.count, s.errors, s.responses, s.bytes_in, s.bytes_out,"
+			       " s.latency_hist FROM endpoint_rollup s JOIN endpoints e"
+			       " ON e.id = s.endpoint_id WHERE s.tier = 0 ORDER BY 1, 2",
+			       -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT INTO endpoint_raw (eps, hists) VALUES (?1, ?2)", -1,
+			       &put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
+			       "UPDATE workload_series SET eref = ?3 WHERE workload_id = ?1"
+			       " AND tier = 0 AND ts = ?2",
+			       -1, &link, NULL) != SQLITE_OK ||
+	    /* endpoints without their workload's row (not written by this code, but a
+	     * store may hold anything): a row with nothing measured */
+	    sqlite3_prepare_v2(
+		    s->db,
+		    "INSERT INTO workload_series (workload_id, tier, ts, span_s, windows,"
+		    " eref) VALUES (?1, 0, ?2, ?4, 1, ?3)",
+		    -1, &add, NULL) != SQLITE_OK)
+		goto out;
+	for (;;) {
+		rc = sqlite3_step(sel);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			goto out;
+		int64_t w = rc == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+		double ts = rc == SQLITE_ROW ? sqlite3_column_double(sel, 1) : 0;
+
+		if (s->nrec && (rc == SQLITE_DONE || w != cur_w || ts != cur_ts)) {
+			if (raw_put(s, put, &eref) < 0)
+				goto out;
+			recs_reset(s);
+			sqlite3_stmt *st = link;
+			for (int k = 0; k < 2 && st; k++) {
+				sqlite3_bind_int64(st, 1, cur_w);
+				sqlite3_bind_double(st, 2, cur_ts);
+				sqlite3_bind_int64(st, 3, eref);
+				sqlite3_bind_double(st, 4, cur_span);
+				if (step_done(s, st) < 0)
+					goto out;
+				st = sqlite3_changes(s->db) ? NULL : add;
+			}
+		}
+		if (rc == SQLITE_DONE)
+			break;
+		struct ep_rec *r = rec_new(s, (size_t)sqlite3_column_bytes(sel, 10));
+
+		if (!r) {
+			e = -ENOMEM;
+			goto out;
+		}
+		cur_w = w;
+		cur_ts = ts;
+		cur_span = sqlite3_column_double(sel, 2);
+		r->id = sqlite3_column_int64(sel, 3);
+		for (int f = 0; f < _REC_MAX; f++)
+			r->v[f] = sqlite3_column_int64(sel, 4 + f);
+		r->hlen = (uint32_t)sqlite3_column_bytes(sel, 10);
+		if (r->hlen)
+			memcpy(s->hbuf + r->hoff, sqlite3_column_blob(sel, 10), r->hlen);
+		s->hlen += r->hlen;
+		s->nrec++;
+	}
+	e = db_exec(s, "DELETE FROM endpoint_rollup WHERE tier = 0");
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(put);
+	sqlite3_finalize(link);
+	sqlite3_finalize(add);
+	recs_trim(s);
+	return e;
 }
 
 /* --- ingest --- */
@@ -903,54 +1429,13 @@ static int store_endpoint(struct psc_store *s, int64_t host_id, int64_t workload
 			  const Prescient__HostReport *r, const Prescient__EndpointStats *ep,
 			  double now, bool series, bool *unknown)
 {
-	uint64_t counts[PSC_HIST_BUCKETS] = { 0 }, max = 0;
-	uint8_t blob[PSC_STORE_HIST_BLOB_MAX];
-	sqlite3_stmt *st;
 	int64_t id;
-	size_t n;
 	int e;
 
 	e = endpoint_id(s, host_id, workload_id, r, ep, now, &id, unknown);
 	if (e < 0 || *unknown || !series)
 		return e;
-
-	hist_add_wire(counts, &max, ep->latency_us);
-	n = psc_store_hist_encode(counts, max, blob);
-	st = s->st[ST_ESERIES];
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, r->window_start);
-	sqlite3_bind_double(st, 3, r->window_end - r->window_start);
-	sqlite3_bind_int64(st, 4, clamp64(ep->count));
-	sqlite3_bind_int64(st, 5, clamp64(ep->errors));
-	sqlite3_bind_int64(st, 6, clamp64(ep->count >= ep->unanswered ? ep->count - ep->unanswered : 0));
-	sqlite3_bind_int64(st, 7, clamp64(ep->bytes_in));
-	sqlite3_bind_int64(st, 8, clamp64(ep->bytes_out));
-	sqlite3_bind_blob(st, 9, blob, (int)n, SQLITE_STATIC);
-	e = step_done(s, st);
-	if (e < 0 || sqlite3_changes(s->db) > 0)
-		return e;
-
-	/* The same endpoint twice in one window (a report listing it twice, or two reports
-	 * with the same window start): merge, histogram included. */
-	st = s->st[ST_ESERIES_GET];
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, r->window_start);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		psc_store_hist_decode_add(sqlite3_column_blob(st, 0),
-					  (size_t)sqlite3_column_bytes(st, 0), counts, &max);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	n = psc_store_hist_encode(counts, max, blob);
-	st = s->st[ST_ESERIES_MERGE];
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, r->window_start);
-	sqlite3_bind_int64(st, 3, clamp64(ep->count));
-	sqlite3_bind_int64(st, 4, clamp64(ep->errors));
-	sqlite3_bind_int64(st, 5, clamp64(ep->count >= ep->unanswered ? ep->count - ep->unanswered : 0));
-	sqlite3_bind_int64(st, 6, clamp64(ep->bytes_in));
-	sqlite3_bind_int64(st, 7, clamp64(ep->bytes_out));
-	sqlite3_bind_blob(st, 8, blob, (int)n, SQLITE_STATIC);
-	return step_done(s, st);
+	return rec_add_wire(s, id, r->window_end - r->window_start, ep);
 }
 
 /* The id of a workload given by ref or by cgroup, as endpoint_id(). The upsert also
@@ -1017,15 +1502,30 @@ static int store_workload(struct psc_store *s, int64_t host_id, const Prescient_
 			  bool *unknown)
 {
 	uint32_t miss = w->missing;
+	int64_t id, eref = 0, had;
 	sqlite3_stmt *st;
-	int64_t id;
-	int e;
+	int rc, e;
 
 	e = workload_id(s, host_id, r, w, now, &id, unknown);
 	if (e < 0 || *unknown)
 		return e;
+	/* Endpoints first: the window's records become one raw row, which the workload's
+	 * series row points at. */
+	recs_reset(s);
+	for (size_t j = 0; j < w->n_endpoints && !*unknown; j++) {
+		e = store_endpoint(s, host_id, id, r, w->endpoints[j], now, series, unknown);
+		if (e < 0)
+			return e;
+	}
+	if (*unknown)
+		return 0;
 
 	if (series) {
+		if (s->nrec) {
+			e = raw_put(s, s->st[ST_RAW_PUT], &eref);
+			if (e < 0)
+				return e;
+		}
 		st = s->st[ST_WSERIES];
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_double(st, 2, r->window_start);
@@ -1043,9 +1543,26 @@ static int store_workload(struct psc_store *s, int64_t host_id, const Prescient_
 		bind_opt_double(st, 14, !(miss & PSC_MISSING_PSI_IO), w->psi_io_some);
 		sqlite3_bind_int64(st, 15, clamp64(w->sessions_closed));
 		sqlite3_bind_int64(st, 16, clamp64(w->oom_kills));
-		e = step_done(s, st);
-		if (e < 0)
-			return e;
+		if (eref)
+			sqlite3_bind_int64(st, 17, eref);
+		rc = sqlite3_step(st);
+		had = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		while (rc == SQLITE_ROW)
+			rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_DONE) {
+			psc_err("AGG-STORE-SQL", "%s (in: %.60s)", sqlite3_errmsg(s->db),
+				sqlite3_sql(st));
+			return -EIO;
+		}
+		/* The same workload twice in one window (listed twice, or two reports with
+		 * the same window start): one raw row with the records merged. */
+		if (eref && had != eref) {
+			e = raw_merge(s, had, eref);
+			if (e < 0)
+				return e;
+		}
 	}
 	if (w->managed || w->limits) {
 		const Prescient__Targets *l = w->limits;
@@ -1060,11 +1577,6 @@ static int store_workload(struct psc_store *s, int64_t host_id, const Prescient_
 		sqlite3_bind_int64(st, 8, l ? clamp64(l->memory_max_bytes) : 0);
 		sqlite3_bind_int64(st, 9, l ? clamp64(l->egress_bytes_per_s) : 0);
 		e = step_done(s, st);
-		if (e < 0)
-			return e;
-	}
-	for (size_t j = 0; j < w->n_endpoints && !*unknown; j++) {
-		e = store_endpoint(s, host_id, id, r, w->endpoints[j], now, series, unknown);
 		if (e < 0)
 			return e;
 	}
@@ -1333,6 +1845,84 @@ int psc_store_report(struct psc_store *s, const Prescient__HostReport *r, size_t
 
 /* --- maintenance --- */
 
+/* Writes the merged records as rows of @tier at @b with @ins. */
+static int rollup_emit(struct psc_store *s, sqlite3_stmt *ins, int tier, double b)
+{
+	int e = recs_merge(s, true);
+
+	for (size_t i = 0; i < s->nrec && e == 0; i++) {
+		const struct ep_rec *r = &s->recs[i];
+
+		sqlite3_bind_int64(ins, 1, r->id);
+		sqlite3_bind_int(ins, 2, tier);
+		sqlite3_bind_double(ins, 3, b);
+		sqlite3_bind_double(ins, 4, r->span);
+		for (int f = 0; f < _REC_MAX; f++)
+			sqlite3_bind_int64(ins, 5 + f, r->v[f]);
+		sqlite3_bind_blob(ins, 11, s->hbuf + r->hoff, (int)r->hlen, SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			e = -EIO;
+		sqlite3_reset(ins);
+	}
+	recs_reset(s);
+	return e;
+}
+
+/* The 5-minute endpoint rows of bucket @b from the raw rows, one workload at a time: its
+ * raw rows of the bucket by primary key, their records merged in memory. Memory follows
+ * the largest workload, not the bucket; sorting the bucket's raw rows by workload instead
+ * held them all (tens of MB) in SQLite's sorter. */
+static int rollup_raw_endpoints(struct psc_store *s, double b, sqlite3_stmt *ins)
+{
+	sqlite3_stmt *ids = NULL, *sel = NULL;
+	int rc, e = -EIO;
+
+	recs_reset(s);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT DISTINCT workload_id FROM workload_series WHERE tier = 0"
+			       " AND ts >= ?1 AND ts < ?1 + ?2 AND eref IS NOT NULL",
+			       -1, &ids, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
+			       "SELECT w.span_s, r.eps, r.hists FROM workload_series w"
+			       " JOIN endpoint_raw r ON r.id = w.eref WHERE w.workload_id = ?1"
+			       " AND w.tier = 0 AND w.ts >= ?2 AND w.ts < ?2 + ?3",
+			       -1, &sel, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_double(ids, 1, b);
+	sqlite3_bind_double(ids, 2, TIER_5M_S);
+	while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(ids, 0);
+
+		sqlite3_bind_int64(sel, 1, id);
+		sqlite3_bind_double(sel, 2, b);
+		sqlite3_bind_double(sel, 3, TIER_5M_S);
+		while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+			e = recs_decode(s, (const char *)sqlite3_column_text(sel, 1),
+					(size_t)sqlite3_column_bytes(sel, 1),
+					sqlite3_column_blob(sel, 2), (size_t)sqlite3_column_bytes(sel, 2),
+					sqlite3_column_double(sel, 0));
+			if (e == -ENOMEM)
+				goto out;
+			if (e < 0)
+				psc_warn("AGG-STORE-RAW",
+					 "workload %lld: a raw row of bucket %.0f is malformed: left"
+					 " out of the rollup",
+					 (long long)id, b);
+			e = -EIO;
+		}
+		sqlite3_reset(sel);
+		if (rc != SQLITE_DONE || rollup_emit(s, ins, PSC_TIER_5M, b) < 0)
+			goto out;
+	}
+	if (rc == SQLITE_DONE)
+		e = 0;
+out:
+	sqlite3_finalize(ids);
+	sqlite3_finalize(sel);
+	recs_trim(s);
+	return e;
+}
+
 /* Recomputes one bucket of @tier from the tier below: idempotent, so a bucket that late
  * windows re-dirty is simply recomputed. */
 static int rollup_bucket(struct psc_store *s, int tier, double b)
@@ -1372,18 +1962,26 @@ static int rollup_bucket(struct psc_store *s, int tier, double b)
 	if (sqlite3_step(ws) != SQLITE_DONE)
 		goto out;
 
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT endpoint_id, span_s, windows, count, errors, responses,"
-				" bytes_in, bytes_out, latency_hist FROM endpoint_series"
-				" WHERE tier = ?1 AND ts >= ?2 AND ts < ?2 + ?3 ORDER BY endpoint_id",
-				-1, &sel, NULL);
+	rc = sqlite3_prepare_v2(
+		s->db,
+		"INSERT OR REPLACE INTO endpoint_rollup (endpoint_id, tier, ts,"
+		" span_s, windows, count, errors, responses, bytes_in, bytes_out,"
+		" latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		-1, &ins, NULL);
 	if (rc != SQLITE_OK)
 		goto out;
-	rc = sqlite3_prepare_v2(s->db,
-				"INSERT OR REPLACE INTO endpoint_series (endpoint_id, tier, ts,"
-				" span_s, windows, count, errors, responses, bytes_in, bytes_out,"
-				" latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-				-1, &ins, NULL);
+	if (tier == PSC_TIER_5M) {
+		e = rollup_raw_endpoints(s, b, ins);
+		if (e < 0)
+			goto out;
+		goto done;
+	}
+	rc = sqlite3_prepare_v2(
+		s->db,
+		"SELECT endpoint_id, span_s, windows, count, errors, responses,"
+		" bytes_in, bytes_out, latency_hist FROM endpoint_rollup"
+		" WHERE tier = ?1 AND ts >= ?2 AND ts < ?2 + ?3 ORDER BY endpoint_id",
+		-1, &sel, NULL);
 	if (rc != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int(sel, 1, tier - 1);
@@ -1427,6 +2025,7 @@ static int rollup_bucket(struct psc_store *s, int tier, double b)
 			psc_store_hist_decode_add(sqlite3_column_blob(sel, 8),
 						  (size_t)sqlite3_column_bytes(sel, 8), counts, &max);
 	}
+done:
 	e = 0;
 	if (tier == PSC_TIER_5M)
 		e = mark_dirty(s, PSC_TIER_1H, bucket_of(b, TIER_1H_S));
@@ -1538,11 +2137,12 @@ static int retention(struct psc_store *s, double now, struct psc_store_maint *m)
 				 " WHERE tier = ?2 AND ts < ?1 LIMIT ?3)",
 				 cutoff[t], t, m);
 		if (e == 0)
-			e = delete_chunk(s,
-					 "DELETE FROM endpoint_series WHERE (endpoint_id, tier, ts) IN"
-					 " (SELECT endpoint_id, tier, ts FROM endpoint_series"
-					 " WHERE tier = ?2 AND ts < ?1 LIMIT ?3)",
-					 cutoff[t], t, m);
+			e = delete_chunk(
+				s,
+				"DELETE FROM endpoint_rollup WHERE (endpoint_id, tier, ts) IN"
+				" (SELECT endpoint_id, tier, ts FROM endpoint_rollup"
+				" WHERE tier = ?2 AND ts < ?1 LIMIT ?3)",
+				cutoff[t], t, m);
 	}
 	if (e == 0)
 		e = delete_chunk(s,

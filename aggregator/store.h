@@ -18,7 +18,7 @@
 #include "hist.h"
 #include "prescient.pb-c.h"
 
-#define PSC_STORE_SCHEMA_VERSION 2
+#define PSC_STORE_SCHEMA_VERSION 3
 
 /* Downsampling tiers (the `tier` column of the series tables). */
 enum psc_store_tier {

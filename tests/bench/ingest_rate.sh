@@ -8,7 +8,9 @@
 # and the aggregator's RSS before and after (memory bounded).
 # Usage: ingest_rate.sh [--build DIR] [--agents N] [--reports M] [--endpoints E]
 #                       [--workloads W] [--synchronous full|normal] [--db-dir DIR]
-#                       [--with-modeling]
+#                       [--with-modeling] [--rss-every S]
+# --rss-every S samples the aggregator's RSS every S seconds during the run and prints the
+# series (memory bounded over a long run, not only at its end).
 # The live modeling cycle (--model-interval) runs on its own thread with its own SQLite
 # connection; it is off here unless --with-modeling: this measures ingest.
 # The load generator runs on the same host and competes for its CPUs: the CPU-time rate is
@@ -25,6 +27,7 @@ workloads=2
 sync=full
 db_dir=
 modeling=0
+rss_every=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
 	--synchronous) sync=$2; shift 2 ;;
 	--db-dir) db_dir=$2; shift 2 ;;
 	--with-modeling) modeling=1; shift ;;
-	*) echo "usage: $0 [--build DIR] [--agents N] [--reports M] [--endpoints E] [--workloads W] [--synchronous full|normal] [--db-dir DIR] [--with-modeling]" >&2; exit 2 ;;
+	--rss-every) rss_every=$2; shift 2 ;;
+	*) echo "usage: $0 [--build DIR] [--agents N] [--reports M] [--endpoints E] [--workloads W] [--synchronous full|normal] [--db-dir DIR] [--with-modeling] [--rss-every S]" >&2; exit 2 ;;
 	esac
 done
 agg=$build/aggregator/prescient-aggregator
@@ -46,7 +50,12 @@ command -v sqlite3 >/dev/null || { echo "needs sqlite3" >&2; exit 2; }
 tmp=$(mktemp -d)
 db=${db_dir:-$tmp}/ingest-bench-$$.db
 agg_pid=
+sampler_pid=
 cleanup() {
+	if [ -n "$sampler_pid" ]; then
+		kill "$sampler_pid" 2>/dev/null || true
+		wait "$sampler_pid" 2>/dev/null || true
+	fi
 	if [ -n "$agg_pid" ]; then
 		kill "$agg_pid" 2>/dev/null || true
 		wait "$agg_pid" 2>/dev/null || true
@@ -80,6 +89,15 @@ kill -0 "$agg_pid" 2>/dev/null || { cat "$tmp/agg.log" >&2; exit 1; }
 rss0=$(rss_kb "$agg_pid")
 ticks0=$(cpu_ticks "$agg_pid")
 t0=$(date +%s.%N)
+if [ -n "$rss_every" ]; then
+	(
+		while kill -0 "$agg_pid" 2>/dev/null; do
+			echo "$(date +%s) $(rss_kb "$agg_pid") $(awk '/^RssAnon:/ {print $2}' "/proc/$agg_pid/status")"
+			sleep "$rss_every"
+		done
+	) >"$tmp/rss.txt" &
+	sampler_pid=$!
+fi
 "$send" --connect "$url" --keys "$tmp/keys" --agents "$agents" --count "$reports" \
 	--endpoints "$endpoints" --workloads "$workloads" --host bench --timeout-ms 60000 \
 	>"$tmp/fleet.out" 2>"$tmp/fleet.err" || { cat "$tmp/fleet.out" "$tmp/fleet.err" >&2; exit 1; }
@@ -88,6 +106,12 @@ ticks1=$(cpu_ticks "$agg_pid")
 rss1=$(rss_kb "$agg_pid")
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$agg_pid/status")
 cat "$tmp/fleet.out"
+if [ -n "$sampler_pid" ]; then
+	kill "$sampler_pid" 2>/dev/null || true
+	wait "$sampler_pid" 2>/dev/null || true
+	sampler_pid=
+	awk -v t0="${t0%.*}" 'NF == 3 {printf "%s%ds %.1f (anon %.1f)", (n++ ? ", " : "RSS MiB over the run: "), $1 - t0, $2 / 1024, $3 / 1024} END {print ""}' "$tmp/rss.txt"
+fi
 
 kill "$agg_pid"
 wait "$agg_pid" 2>/dev/null || true

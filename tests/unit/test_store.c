@@ -395,6 +395,133 @@ static void rollups_and_retention(void **state)
 	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series"), 0);
 }
 
+/* Everything the view shows, one line per row, for comparing stores. */
+static char *series_dump(struct ctx *c)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *v;
+
+	assert_int_equal(sqlite3_open(c->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT group_concat(line, char(10)) FROM (SELECT"
+					    " endpoint_id || ' ' || tier || ' ' || ts || ' ' || span_s"
+					    " || ' ' || windows || ' ' || count || ' ' || errors || ' '"
+					    " || responses || ' ' || bytes_in || ' ' || bytes_out || ' '"
+					    " || hex(latency_hist) || ' ' || workload_id AS line FROM"
+					    " endpoint_series ORDER BY endpoint_id, tier, ts)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A store of schema 2 (one endpoint_series row per endpoint-window) keeps every figure
+ * when schema 3 moves its raw tier into endpoint_raw, and takes reports afterwards. */
+static void migrates_raw_endpoint_rows(void **state)
+{
+	struct ctx *c = *state;
+	enum psc_store_result res;
+	struct psc_store_maint m;
+	double t0 = floor((NOW - 3000) / 3600) * 3600;
+	char err[256], *before, *after;
+	struct rep x;
+	sqlite3 *db;
+
+	for (unsigned i = 0; i < 40; i++) {
+		rep_init(&x, i % 2 ? "h1" : "h2", i + 1, t0 + 10.0 * (i / 2), 1 + i % 3);
+		assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW, &res), 0);
+		assert_int_equal(res, PSC_STORE_STORED);
+		rep_clear(&x);
+	}
+	assert_int_equal(psc_store_maintain(c->s, t0 + 3600 + 60, &m), 0);
+	assert_int_equal(psc_store_maintain(c->s, t0 + 3600 + 60, &m), 0);
+	assert_true(q(c, "SELECT count(*) FROM endpoint_series WHERE tier = 2") > 0);
+	before = series_dump(c);
+	psc_store_close(&c->s);
+
+	/* back to schema 2: the series rows as they were, no raw rows */
+	assert_int_equal(sqlite3_open(c->path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "BEGIN;"
+			     "CREATE TABLE v2 (endpoint_id INTEGER NOT NULL, tier INTEGER NOT NULL,"
+			     " ts REAL NOT NULL, span_s REAL NOT NULL, windows INTEGER NOT NULL,"
+			     " count INTEGER NOT NULL, errors INTEGER NOT NULL,"
+			     " responses INTEGER NOT NULL, bytes_in INTEGER NOT NULL,"
+			     " bytes_out INTEGER NOT NULL, latency_hist BLOB,"
+			     " PRIMARY KEY (endpoint_id, tier, ts)) WITHOUT ROWID;"
+			     "INSERT INTO v2 SELECT endpoint_id, tier, ts, span_s, windows, count,"
+			     " errors, responses, bytes_in, bytes_out, latency_hist"
+			     " FROM endpoint_series;"
+			     "DROP VIEW endpoint_series; DROP TRIGGER workload_series_eref;"
+			     "DROP TABLE endpoint_raw; DROP TABLE endpoint_rollup;"
+			     "ALTER TABLE v2 RENAME TO endpoint_series;"
+			     "CREATE INDEX endpoint_series_tier_ts ON endpoint_series(tier, ts);"
+			     "ALTER TABLE workload_series DROP COLUMN eref;"
+			     "DELETE FROM schema_version WHERE version = 3;"
+			     "COMMIT;",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	assert_true(q(c, "SELECT count(*) FROM endpoint_series WHERE tier = 0") > 0);
+
+	assert_int_equal(psc_store_open(&c->s, c->path, &c->opt, err, sizeof(err)), 0);
+	assert_int_equal(q(c, "SELECT max(version) FROM schema_version"), 3);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_rollup WHERE tier = 0"), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_raw"),
+			 q(c, "SELECT count(*) FROM workload_series WHERE tier = 0"));
+	after = series_dump(c);
+	assert_string_equal(before, after);
+	free(after);
+
+	/* a window stored before the migration takes a second report (merged into the
+	 * migrated row), and new windows go on */
+	rep_init(&x, "h1", 100, t0, 2);
+	assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_STORED);
+	rep_clear(&x);
+	assert_int_equal(q(c, "SELECT windows FROM endpoint_series es JOIN endpoints e ON"
+			      " e.id = es.endpoint_id JOIN workloads w ON w.id = e.workload_id"
+			      " JOIN hosts h ON h.id = w.host_id WHERE h.name = 'h1' AND tier = 0"
+			      " AND ts = (SELECT min(ts) FROM endpoint_series) AND e.endpoint = 'E1'"),
+			 2);
+	rep_init(&x, "h1", 101, t0 + 1000, 2);
+	assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW, &res), 0);
+	assert_int_equal(res, PSC_STORE_STORED);
+	rep_clear(&x);
+	after = series_dump(c);
+	assert_true(strlen(after) > strlen(before));
+	free(after);
+	free(before);
+}
+
+/* The raw tier holds one row per workload-window, whatever the number of endpoints, and
+ * a row goes with its workload's series row. */
+static void raw_rows_per_workload_window(void **state)
+{
+	struct ctx *c = *state;
+	enum psc_store_result res;
+	struct psc_store_maint m;
+	struct rep x;
+
+	for (unsigned i = 0; i < 5; i++) {
+		rep_init(&x, "h1", i + 1, NOW - 100 + 10.0 * i, 8);
+		assert_int_equal(psc_store_report(c->s, &x.r, 1, NOW, &res), 0);
+		rep_clear(&x);
+	}
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_raw"), 5);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series WHERE tier = 0"), 40);
+	assert_int_equal(q(c, "SELECT sum(count) FROM endpoint_series WHERE tier = 0"),
+			 5 * 10 * (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8));
+	assert_int_equal(q(c, "SELECT count(DISTINCT workload_id) FROM endpoint_series"), 1);
+	assert_int_equal(psc_store_maintain(c->s, NOW + c->opt.retention_raw_s + 3600, &m), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_raw"), 0);
+}
+
 static void hist_blob_round_trip(void **state)
 {
 	uint64_t a[PSC_HIST_BUCKETS] = { 0 }, b[PSC_HIST_BUCKETS] = { 0 }, max = 0;
@@ -721,6 +848,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dictionary_refs_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(same_window_twice_merges, setup, teardown),
 		cmocka_unit_test_setup_teardown(rollups_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(migrates_raw_endpoint_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(raw_rows_per_workload_window, setup, teardown),
 		cmocka_unit_test(hist_blob_round_trip),
 		cmocka_unit_test_setup_teardown(ingest_acks_after_commit_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(pending_adjustments_ride_on_acks, setup, teardown),
