@@ -119,7 +119,7 @@ n=$PSC_REPORTS hi=$PSC_MAX_SEQ
 psc_check "windows stay 1 s (full windows longer than 1.5 s)" 0 "$(psc_sql "select count(*) from reports where host = '$host' and seq < $hi and window_end - window_start > 1.5")"
 psc_check "agent summary: nothing lost from the spool" yes \
 	"$(grep -q ', 0 lost from the spool' "$err" && echo yes || grep 'uplink:' "$err")"
-gets=$(psc_stored_gets)
+gets=$(psc_stored_gets "$cg_b")
 psc_check "redis GETs stored across the reloads" 3000 "$gets"
 echo "figure: 3 SIGHUPs (1 applied, 2 refused), $n windows reported, sequence 1..$hi without a gap, $gets of 3000 GETs stored"
 exit $PSC_FAILED

@@ -67,7 +67,7 @@ n=$PSC_REPORTS hi=$PSC_MAX_SEQ
 psc_check "spool empty at the end" 0 "$(frames)"
 psc_check "agent summary: nothing lost" yes \
 	"$(grep -q '0 still spooled, 0 lost from the spool' "$err" && echo yes || grep 'uplink:' "$err")"
-gets=$(psc_stored_gets)
+gets=$(psc_stored_gets "$cg")
 psc_check "redis GETs stored" "$sent" "$gets"
 echo "figure: aggregator down ${down_s} s: $spooled reports spooled, replayed in $replay_s s after its return; $n reports stored (seq 1..$hi, no gap, none twice), $gets of $sent GETs, spool empty"
 exit $PSC_FAILED

@@ -12,7 +12,7 @@
 #   psc_issue ARGS...               # queues a signed adjustment for HOST (psc_issue_adjustment)
 #   psc_wait_outcome ID [CMD]       # the result stored for adjustment ID (20 s; "none");
 #                                   # CMD (eval'd) runs between polls, e.g. some traffic
-#   psc_stored_gets                 # Redis GETs (server side) stored for HOST
+#   psc_stored_gets CGROUP          # Redis GETs (server side) stored for HOST's CGROUP
 #   psc_check_reports_gapless       # HOST's reports: seq 1..N once each, windows back to
 #                                   # back; sets PSC_REPORTS and PSC_MAX_SEQ
 # Outcome results (proto/prescient.proto AdjustmentOutcome.Result):
@@ -74,12 +74,13 @@ psc_wait_outcome() {
 	echo none
 }
 
+# Only the test's own cgroup: the agent reports every Redis server on the host.
 psc_stored_gets() {
 	psc_sql "select coalesce(sum(s.count), 0) from endpoint_series s
 		join endpoints e on e.id = s.endpoint_id join workloads w on w.id = e.workload_id
 		join hosts h on h.id = w.host_id
-		where h.name = '$PSC_HOST' and s.tier = 0 and e.protocol = 'redis'
-		and e.role = 'server' and e.endpoint = 'GET'"
+		where h.name = '$PSC_HOST' and w.cgroup = '$1' and s.tier = 0
+		and e.protocol = 'redis' and e.role = 'server' and e.endpoint = 'GET'"
 }
 
 psc_check_reports_gapless() {
