@@ -49,14 +49,17 @@ base=http://127.0.0.1:$http_port
 db=$tmp/store.db
 "$agg" keygen "$tmp/keys" >/dev/null || fail "keygen"
 (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token")
-"$agg" --listen "$link" --db "$db" --keys "$tmp/keys" --model-interval 1s --model-step 10s \
-	--http "127.0.0.1:$http_port" --api-token-file "$tmp/token" >"$tmp/agg.log" 2>&1 &
-agg_pid=$!
+agg_start() {
+	"$agg" --listen "$link" --db "$db" --keys "$tmp/keys" --model-interval 1s --model-step 10s \
+		--http "127.0.0.1:$http_port" --api-token-file "$tmp/token" >>"$tmp/agg.log" 2>&1 &
+	agg_pid=$!
+	for _ in $(seq 50); do
+		curl -sf "$base/healthz" >/dev/null && break
+		sleep 0.1
+	done
+}
+agg_start
 psc_on_exit '[ -n "$agg_pid" ] && kill "$agg_pid" && wait "$agg_pid"'
-for _ in $(seq 50); do
-	curl -sf "$base/healthz" >/dev/null && break
-	sleep 0.1
-done
 kill -0 "$agg_pid" 2>/dev/null || fail "aggregator exited at start"
 
 # --- static files -------------------------------------------------------------------
@@ -98,6 +101,11 @@ start=$((now - 7500)) # seq s covers [start + 10 s, start + 10 (s + 1)]
 "$send" --connect "$link" --keys "$tmp/keys" --host db-1 --workloads 2 --endpoints 4 \
 	--window-s 10 --start-ts "$start" --count 748 --quiet >"$tmp/send2.out" ||
 	fail "send db-1: $(cat "$tmp/send2.out")"
+# The models are built from the stored history at start-up: the live cycle takes only
+# windows near the newest one seen on any host, so one host's backlog sent after another
+# host's history would be skipped (README, Known limitations).
+kill "$agg_pid" && wait "$agg_pid" || true
+agg_start
 # The jump goes in once the models hold the history: a jump already in the store when a
 # model is first built is part of its warm-up, not a shift.
 t0=$SECONDS
