@@ -77,7 +77,8 @@ static void add_socket(const struct psc_socktable *t, uint32_t tgid, uint32_t fd
 		.role = PSC_ROLE_UNKNOWN,
 		.family = s->family,
 	};
-	uint64_t key = (uint64_t)tgid << 32 | fd, free_key = 0;
+	/* __u64: the slot's type (events.h); clang refuses uint64_t * for __u64 *. */
+	__u64 key = (__u64)tgid << 32 | fd, free_key = 0;
 	struct psc_sock_slot *slot = &t->slots[psc_sock_slot_of(key)];
 
 	/* As the kernel does (capture.bpf.c, sock_insert): claim the slot, then fill it. */
@@ -180,8 +181,9 @@ int psc_socktrack_sweep(const struct psc_socktable *t)
 		if (!key || psc_tgid_alive((uint32_t)(key >> 32), NULL))
 			continue;
 		/* Only if still that key: the kernel may have reused the slot meanwhile. */
-		if (!__atomic_compare_exchange_n(&t->slots[i].key, &key, 0, false, __ATOMIC_SEQ_CST,
-						 __ATOMIC_SEQ_CST))
+		__u64 expected = key;
+		if (!__atomic_compare_exchange_n(&t->slots[i].key, &expected, 0, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			continue;
 		deleted++;
 		__atomic_fetch_sub(filter_slot(t->tgid_filter, (uint32_t)(key >> 32)), 1,
