@@ -132,7 +132,13 @@ static void run_capture(const uint8_t *data, size_t size)
 		if (flags & 8)
 			psc_window_reset(w, 1);
 		if (flags & 0x10) {
+			/* The first sweep that finds the process gone keeps its connections
+			 * (their last events may still be in the ring), the second forgets. */
+			size_t before = psc_conn_count(t);
 			process_alive = false;
+			psc_conn_sweep(t, alive, NULL);
+			if (psc_conn_count(t) != before)
+				abort();
 			psc_conn_sweep(t, alive, NULL);
 			if (psc_conn_count(t) != 0)
 				abort();
