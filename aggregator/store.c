@@ -1098,20 +1098,30 @@ static int recs_decode(struct psc_store *s, const char *eps, size_t jn, const ui
 	return eat(&p, end, ']') && p == end ? 0 : -EBADMSG;
 }
 
-/* Inserts the records as a raw row with @st (INSERT INTO endpoint_raw (eps, hists)). */
-static int raw_put(struct psc_store *s, sqlite3_stmt *st, int64_t *id)
+/* Merges and encodes the records in the scratch, binds them to @st's parameters @eps_param
+ * (eps) and @eps_param + 1 (hists), and runs it: the one way a raw row is written. */
+static int raw_write(struct psc_store *s, sqlite3_stmt *st, int eps_param)
 {
-	size_t jl, ol;
+	size_t jl = 0, ol = 0;
 	int e;
 
 	e = recs_merge(s, false);
 	if (e == 0)
 		e = recs_encode(s, &jl, &ol);
-	if (e < 0)
+	if (e < 0) {
+		sqlite3_clear_bindings(st);
 		return e;
-	sqlite3_bind_text(st, 1, s->jbuf, (int)jl, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, s->obuf, (int)ol, SQLITE_STATIC);
-	e = step_done(s, st);
+	}
+	sqlite3_bind_text(st, eps_param, s->jbuf, (int)jl, SQLITE_STATIC);
+	sqlite3_bind_blob(st, eps_param + 1, s->obuf, (int)ol, SQLITE_STATIC);
+	return step_done(s, st);
+}
+
+/* Inserts the records as a raw row with @st (INSERT INTO endpoint_raw (eps, hists)). */
+static int raw_put(struct psc_store *s, sqlite3_stmt *st, int64_t *id)
+{
+	int e = raw_write(s, st, 1);
+
 	if (e == 0)
 		*id = sqlite3_last_insert_rowid(s->db);
 	return e;
@@ -1123,7 +1133,6 @@ static int raw_put(struct psc_store *s, sqlite3_stmt *st, int64_t *id)
 static int raw_merge(struct psc_store *s, int64_t old, int64_t new)
 {
 	sqlite3_stmt *st = s->st[ST_RAW_GET];
-	size_t jl, ol;
 	int rc, e = 0;
 	size_t nrec = s->nrec, hlen = s->hlen;
 
@@ -1143,16 +1152,9 @@ static int raw_merge(struct psc_store *s, int64_t old, int64_t new)
 		s->hlen = hlen;
 	} else if (e < 0)
 		return e;
-	e = recs_merge(s, false);
-	if (e == 0)
-		e = recs_encode(s, &jl, &ol);
-	if (e < 0)
-		return e;
 	st = s->st[ST_RAW_SET];
 	sqlite3_bind_int64(st, 1, old);
-	sqlite3_bind_text(st, 2, s->jbuf, (int)jl, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, s->obuf, (int)ol, SQLITE_STATIC);
-	e = step_done(s, st);
+	e = raw_write(s, st, 2);
 	if (e == 0) {
 		st = s->st[ST_RAW_DEL];
 		sqlite3_bind_int64(st, 1, new);
