@@ -63,8 +63,8 @@ static const char schema[] =
 	"  explanation TEXT, ts REAL NOT NULL);";
 
 enum {
-	Q_NEW_W,
-	Q_NEW_E,
+	Q_ARRIVED,
+	Q_NEW,
 	Q_HIST_W,
 	Q_HIST_E,
 	Q_RECENT,
@@ -91,10 +91,19 @@ enum {
 	"s.workload_id, s.ts, s.span_s, s.count, s.errors, s.bytes_in + s.bytes_out,"     \
 	" s.latency_hist, s.endpoint_id"
 static const char *const sql[_Q_MAX] = {
-	[Q_NEW_W] = "SELECT " W_COLS " FROM workload_series WHERE tier = 0 AND ts > ?1"
-		    " ORDER BY workload_id, ts",
-	[Q_NEW_E] = "SELECT " E_COLS " FROM endpoint_series s WHERE s.tier = 0 AND s.ts > ?1"
-		    " ORDER BY s.workload_id, s.ts",
+	/* The ledger's rowid is its arrival order (one writer; retention deletes the oldest
+	 * windows, never the newest row). New windows are found by arrival, not by time: a
+	 * host whose windows arrive behind the others' (a backlog, a spool replayed after an
+	 * outage, a clock behind the fleet's) is modeled like any other. */
+	[Q_ARRIVED] = "SELECT coalesce(max(rowid), 0) FROM reports",
+	/* CROSS JOIN keeps this order, from the new ledger rows by key (SQLite would
+	 * otherwise scan the whole raw tier by its tier/ts index). */
+	[Q_NEW] = "SELECT ws.workload_id, min(ws.ts) FROM reports r"
+		  " CROSS JOIN hosts h ON h.name = r.host"
+		  " CROSS JOIN workloads wk ON wk.host_id = h.id"
+		  " CROSS JOIN workload_series ws ON ws.workload_id = wk.id AND ws.tier = 0"
+		  " AND ws.ts = r.window_start"
+		  " WHERE r.rowid > ?1 AND r.rowid <= ?2 GROUP BY ws.workload_id",
 	[Q_HIST_W] = "SELECT " W_COLS " FROM workload_series WHERE workload_id = ?1"
 		     " AND tier = 0 AND ts >= ?2 ORDER BY ts",
 	[Q_HIST_E] = "SELECT " E_COLS " FROM endpoint_series s WHERE s.workload_id = ?1"
@@ -189,7 +198,7 @@ struct psc_modeling {
 	struct psc_fc_cfg fc;
 	struct psc_detector_cfg dc;
 	uint32_t ring_cap;
-	double gwm; /* newest raw ts seen (-INFINITY before the first cycle) */
+	int64_t arrived; /* newest reports rowid read (-1 before the first cycle) */
 	uint64_t cycle;
 	size_t writes;
 	bool in_tx, warned_full;
@@ -211,7 +220,6 @@ struct psc_modeling_options psc_modeling_options_default(void)
 		.period_s = 10,
 		.step_s = 300,
 		.close_grace_s = 30,
-		.lookback_s = 30,
 		.rebuild_s = 2 * 86400,
 		.recluster_every = 30,
 		.detect_threshold = 0.5,
@@ -671,12 +679,12 @@ static int rows_push(struct rows *rs, const struct row *r)
 	return 0;
 }
 
-/* Reads the rows of a bound workload (Q_NEW_W / Q_HIST_W) or endpoint (Q_NEW_E /
- * Q_HIST_E) query into @rs, and resets the statement. */
+/* Reads the rows of a bound workload (Q_HIST_W) or endpoint (Q_HIST_E) query into @rs,
+ * and resets the statement. */
 static int read_rows(struct psc_modeling *m, int q, struct rows *rs)
 {
 	sqlite3_stmt *st = m->st[q];
-	bool ep = q == Q_NEW_E || q == Q_HIST_E;
+	bool ep = q == Q_HIST_E;
 	int rc, r = 0;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -740,11 +748,31 @@ static int take_rows(struct psc_modeling *m, struct wl *w, const struct row *wr,
 	return 0;
 }
 
+/* Feeds @w (workload @id) its stored raw windows (workload and endpoint rows) that start
+ * at or after @since; take_rows() skips those it has already taken. */
+static int feed_since(struct psc_modeling *m, struct wl *w, int64_t id, double since)
+{
+	struct rows wr = {0}, er = {0};
+	int r;
+
+	sqlite3_bind_int64(m->st[Q_HIST_W], 1, id);
+	sqlite3_bind_double(m->st[Q_HIST_W], 2, since);
+	sqlite3_bind_int64(m->st[Q_HIST_E], 1, id);
+	sqlite3_bind_double(m->st[Q_HIST_E], 2, since);
+	r = read_rows(m, Q_HIST_W, &wr);
+	if (r == 0)
+		r = read_rows(m, Q_HIST_E, &er);
+	if (r == 0)
+		r = take_rows(m, w, wr.v, wr.n, er.v, er.n);
+	free(wr.v);
+	free(er.v);
+	return r;
+}
+
 /* A workload met for the first time: its models are replayed over its stored raw
  * history, silently (detections of the past were stored before a restart). */
 static int rebuild(struct psc_modeling *m, int64_t id)
 {
-	struct rows wr = { 0 }, er = { 0 };
 	struct wl *w;
 	int r;
 
@@ -759,26 +787,15 @@ static int rebuild(struct psc_modeling *m, int64_t id)
 	w = wl_new(m, id);
 	if (!w)
 		return -ENOMEM;
-	sqlite3_bind_int64(m->st[Q_HIST_W], 1, id);
-	sqlite3_bind_double(m->st[Q_HIST_W], 2, m->now - m->opt.rebuild_s);
-	sqlite3_bind_int64(m->st[Q_HIST_E], 1, id);
-	sqlite3_bind_double(m->st[Q_HIST_E], 2, m->now - m->opt.rebuild_s);
-	r = read_rows(m, Q_HIST_W, &wr);
-	if (r == 0)
-		r = read_rows(m, Q_HIST_E, &er);
-	if (r == 0) {
-		w->silent = true;
-		r = take_rows(m, w, wr.v, wr.n, er.v, er.n);
-		w->silent = false;
-	}
+	w->silent = true;
+	r = feed_since(m, w, id, m->now - m->opt.rebuild_s);
+	w->silent = false;
 	if (r == 0)
 		r = psc_hashmap_put(m->wl, (uint64_t)id, w);
 	if (r < 0)
 		wl_free(w);
 	else
 		m->stats.rebuilt++;
-	free(wr.v);
-	free(er.v);
 	return r;
 }
 
@@ -995,11 +1012,50 @@ static int recluster(struct psc_modeling *m)
 	return r;
 }
 
+/* The newest rowid of the reports ledger (0 when empty). */
+static int arrived_max(struct psc_modeling *m, int64_t *out)
+{
+	sqlite3_stmt *st = m->st[Q_ARRIVED];
+	int r = 0;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		r = db_err(m, sql[Q_ARRIVED]);
+	sqlite3_reset(st);
+	return r;
+}
+
+/* The workloads with raw windows in the reports of rowid in (@after, @upto], each with the
+ * start of its earliest such window (rows with .wid and .ts only). */
+static int read_new(struct psc_modeling *m, int64_t after, int64_t upto, struct rows *rs)
+{
+	sqlite3_stmt *st = m->st[Q_NEW];
+	int rc, r = 0;
+
+	if (upto <= after)
+		return 0;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, upto);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct row x = {.wid = sqlite3_column_int64(st, 0),
+				.ts = sqlite3_column_double(st, 1)};
+		r = rows_push(rs, &x);
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_err(m, sql[Q_NEW]);
+	sqlite3_reset(st);
+	return r;
+}
+
 int psc_modeling_cycle(struct psc_modeling *m, double now, struct psc_modeling_stats *out)
 {
-	struct rows wr = { 0 }, er = { 0 };
+	struct rows nw = {0};
 	double t0 = mono(), budget = t0 + m->opt.period_s / 2;
-	size_t i = 0, j = 0, iter = 0;
+	int64_t arrived = 0;
+	size_t iter = 0;
 	uint64_t key;
 	void *val;
 	int r = 0;
@@ -1010,54 +1066,40 @@ int psc_modeling_cycle(struct psc_modeling *m, double now, struct psc_modeling_s
 	m->cycle++;
 
 	/* 1. what is new: at the first cycle, every workload with recent windows waits for
-	 * a rebuild; later, the windows since the newest seen (minus a margin for late
-	 * reports), which unknown workloads turn into rebuilds. */
-	if (isinf(m->gwm)) {
+	 * a rebuild; later, the workloads with windows in the reports that arrived since the
+	 * last cycle, each from its earliest such window (unknown workloads wait for a
+	 * rebuild). */
+	r = arrived_max(m, &arrived);
+	if (r == 0 && m->arrived < 0) {
 		sqlite3_stmt *st = m->st[Q_RECENT];
 		int rc;
 		sqlite3_bind_double(st, 1, now - m->opt.rebuild_s);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW && r == 0) {
-			double ts = sqlite3_column_double(st, 1);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW && r == 0)
 			r = psc_hashmap_put(m->pending, (uint64_t)sqlite3_column_int64(st, 0),
 					    (void *)1);
-			m->gwm = ts > m->gwm ? ts : m->gwm;
-		}
 		if (r == 0 && rc != SQLITE_DONE)
 			r = db_err(m, sql[Q_RECENT]);
 		sqlite3_reset(st);
-		if (isinf(m->gwm))
-			m->gwm = now - m->opt.lookback_s;
-	} else {
-		double since = m->gwm - m->opt.lookback_s;
-		sqlite3_bind_double(m->st[Q_NEW_W], 1, since);
-		sqlite3_bind_double(m->st[Q_NEW_E], 1, since);
-		r = read_rows(m, Q_NEW_W, &wr);
-		if (r == 0)
-			r = read_rows(m, Q_NEW_E, &er);
+	} else if (r == 0) {
+		/* Fewer rows than read before: the ledger was emptied and its ids restart. */
+		if (arrived < m->arrived)
+			m->arrived = 0;
+		r = read_new(m, m->arrived, arrived, &nw);
 	}
+	if (r == 0)
+		m->arrived = arrived;
 	/* 2. live workloads take their new windows */
-	while (r == 0 && (i < wr.n || j < er.n)) {
-		int64_t id = i < wr.n && (j >= er.n || wr.v[i].wid <= er.v[j].wid) ? wr.v[i].wid
-										    : er.v[j].wid;
-		size_t i0 = i, j0 = j;
-		while (i < wr.n && wr.v[i].wid == id) {
-			m->gwm = wr.v[i].ts > m->gwm ? wr.v[i].ts : m->gwm;
-			i++;
-		}
-		while (j < er.n && er.v[j].wid == id)
-			j++;
-		struct wl *w = psc_hashmap_get(m->wl, (uint64_t)id);
+	for (size_t i = 0; r == 0 && i < nw.n; i++) {
+		struct wl *w = psc_hashmap_get(m->wl, (uint64_t)nw.v[i].wid);
 		if (!w) {
-			r = psc_hashmap_put(m->pending, (uint64_t)id, (void *)1);
+			r = psc_hashmap_put(m->pending, (uint64_t)nw.v[i].wid, (void *)1);
 			continue;
 		}
-		/* (no pointer arithmetic on an empty, NULL row array: undefined in C) */
-		r = take_rows(m, w, wr.v ? wr.v + i0 : NULL, i - i0, er.v ? er.v + j0 : NULL, j - j0);
+		r = feed_since(m, w, nw.v[i].wid, nw.v[i].ts);
 		if (r == 0)
 			r = tx_chunk(m);
 	}
-	free(wr.v);
-	free(er.v);
+	free(nw.v);
 
 	/* 3. rebuilds, within half a period of work (at least one per cycle) */
 	iter = 0;
@@ -1133,7 +1175,7 @@ int psc_modeling_new(struct psc_modeling **out, const char *db_path,
 	struct psc_modeling_options o = opt ? *opt : psc_modeling_options_default();
 	if (!(o.period_s > 0) || !(o.step_s > 0) || o.history < 16 || o.detect_window < 16 ||
 	    !(o.rebuild_s > 0) || o.max_workloads < 1 || !(o.close_grace_s >= 0) ||
-	    !(o.lookback_s >= 0) || !(o.season_s >= 0)) {
+	    !(o.season_s >= 0)) {
 		if (err)
 			snprintf(err, errlen, "modeling: invalid options");
 		return -EINVAL;
@@ -1142,7 +1184,7 @@ int psc_modeling_new(struct psc_modeling **out, const char *db_path,
 	if (!m)
 		return -ENOMEM;
 	m->opt = o;
-	m->gwm = -INFINITY;
+	m->arrived = -1;
 	m->tfd = -1;
 	psc_classifier_init(&m->cls);
 	psc_fc_cfg_default(&m->fc, o.step_s);

@@ -34,7 +34,6 @@ struct psc_modeling_options {
 	double period_s;	  /* cycle period (the daemon's timer); default 10 */
 	double step_s;		  /* model step; default 300 (5 min) */
 	double close_grace_s;	  /* a step is closed this long after its end; default 30 */
-	double lookback_s;	  /* late windows are looked for this far back; default 30 */
 	double rebuild_s;	  /* history replayed for a workload first met; default 2 days */
 	unsigned recluster_every; /* cycles between clusterings; default 30 */
 	double detect_threshold;  /* residual detections at or above are stored; 0.5 */

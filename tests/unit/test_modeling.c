@@ -41,12 +41,12 @@ static double noise(uint64_t seed)
 	return ((double)(seed >> 11) / 9007199254740992.0) * 2 - 1; /* [-1, 1) */
 }
 
-static void build(struct host_rep *x, uint64_t seq)
+static void build(struct host_rep *x, const char *host, uint64_t seq)
 {
 	memset(x, 0, sizeof(*x));
 	prescient__host_report__init(&x->r);
 	x->r.schema_version = PSC_WIRE_SCHEMA_VERSION;
-	x->r.host_id = "h1";
+	x->r.host_id = (char *)host;
 	x->r.agent_version = "t";
 	x->r.seq = seq;
 	x->r.window_start = T0 + 10.0 * (double)seq;
@@ -100,17 +100,22 @@ static void clear(struct host_rep *x)
 			psc_wire_hist_clear(&x->lh[i][k]);
 }
 
-static void store_windows(struct psc_store *s, uint64_t from, uint64_t to)
+static void store_host_windows(struct psc_store *s, const char *host, uint64_t from, uint64_t to)
 {
 	for (uint64_t seq = from; seq <= to; seq++) {
 		struct host_rep x;
 		enum psc_store_result res;
 
-		build(&x, seq);
+		build(&x, host, seq);
 		assert_int_equal(psc_store_report(s, &x.r, 100, x.r.window_end + 1, &res), 0);
 		assert_int_equal(res, PSC_STORE_STORED);
 		clear(&x);
 	}
+}
+
+static void store_windows(struct psc_store *s, uint64_t from, uint64_t to)
+{
+	store_host_windows(s, "h1", from, to);
 }
 
 static int64_t q(const char *path, const char *sqltext)
@@ -239,6 +244,44 @@ static void test_live_cycle(void **state)
 	psc_store_close(&s);
 }
 
+/* A host whose windows arrive far behind the others' (a backlog, a spool replayed after
+ * an outage, a clock behind) is modeled from them as they arrive, not skipped. */
+static void test_late_host(void **state)
+{
+	char path[300], err[256];
+	struct psc_store *s = NULL;
+	struct psc_modeling *m = NULL;
+	struct psc_modeling_stats st;
+	struct psc_modeling_options o = test_opts();
+
+	snprintf(path, sizeof(path), "%s/late.db", dir);
+	assert_int_equal(psc_store_open(&s, path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(psc_modeling_new(&m, path, &o, err, sizeof(err)), 0);
+	store_host_windows(s, "h1", 1, 100);
+	store_host_windows(s, "h2", 1, 10);
+	assert_int_equal(psc_modeling_cycle(m, end_of(100) + 1, &st), 0);
+	assert_int_equal(st.rebuilt, 2 * NW);
+
+	store_host_windows(s, "h1", 101, 110);
+	assert_int_equal(psc_modeling_cycle(m, end_of(110) + 1, &st), 0);
+	assert_int_equal(st.windows, 10 * NW);
+	/* h2's next 90 windows arrive now, 1,000 s behind h1's newest */
+	store_host_windows(s, "h2", 11, 100);
+	assert_int_equal(psc_modeling_cycle(m, end_of(110) + 2, &st), 0);
+	assert_int_equal(st.rebuilt, 0);
+	assert_int_equal(st.windows, 90 * NW);
+	/* nothing new: nothing taken twice */
+	assert_int_equal(psc_modeling_cycle(m, end_of(110) + 3, &st), 0);
+	assert_int_equal(st.windows, 0);
+	assert_int_equal(q(path, "SELECT count(*) FROM model_state s JOIN workloads w ON"
+				 " w.id = s.workload_id JOIN hosts h ON h.id = w.host_id"
+				 " WHERE h.name = 'h2' AND s.last_ts = 1800001000"),
+			 NW);
+
+	psc_modeling_free(&m);
+	psc_store_close(&s);
+}
+
 static void test_options(void **state)
 {
 	struct psc_modeling_options o = psc_modeling_options_default();
@@ -279,6 +322,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live_cycle),
+		cmocka_unit_test(test_late_host),
 		cmocka_unit_test(test_options),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
