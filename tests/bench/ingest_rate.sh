@@ -89,10 +89,6 @@ for _ in $(seq 50); do
 done
 sleep 0.2
 kill -0 "$agg_pid" 2>/dev/null || { cat "$tmp/agg.log" >&2; exit 1; }
-# Whether live modeling runs is read from the process (its thread), not from the options:
-# its model state is most of the RSS of a run with it on.
-live_model=0
-grep -qx psc-model /proc/"$agg_pid"/task/*/comm 2>/dev/null && live_model=1
 
 rss0=$(rss_kb "$agg_pid")
 ticks0=$(cpu_ticks "$agg_pid")
@@ -113,6 +109,10 @@ t1=$(date +%s.%N)
 ticks1=$(cpu_ticks "$agg_pid")
 rss1=$(rss_kb "$agg_pid")
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$agg_pid/status")
+# Whether live modeling ran is read from the process (its thread, by now surely started),
+# not from the options: its model state is most of the RSS of a run with it on.
+live_model=0
+grep -qx psc-model /proc/"$agg_pid"/task/*/comm 2>/dev/null && live_model=1
 cat "$tmp/fleet.out"
 if [ -n "$sampler_pid" ]; then
 	kill "$sampler_pid" 2>/dev/null || true
