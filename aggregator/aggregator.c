@@ -199,6 +199,10 @@ static int start_model_thread(struct loop *l)
 	if (r != 0)
 		return psc_log_err_r(-r, "cannot start the modeling thread");
 	l->model_thread_running = true;
+	/* Named, so that a look at /proc/PID/task/TID/comm (or top -H) tells whether live
+	 * modeling runs: its memory (model state per workload) is the largest part of the
+	 * RSS beside SQLite's page cache. */
+	pthread_setname_np(l->model_thread, "psc-model");
 	return 0;
 }
 
