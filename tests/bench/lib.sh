@@ -88,6 +88,51 @@ bench_start_redis() {
 	bench_wait_port "$port" 10 || bench_die "redis-server did not listen on 127.0.0.1:$port"
 }
 
+# bench_start_nginx PORT: private nginx (own config in a temp dir, daemon off, 1 worker,
+# access_log off, `return 200 "ok"`) on 127.0.0.1; sets NGINX_PID (master) and NGINX_PIDS
+# (master and worker).
+bench_start_nginx() {
+	local port=$1 dir=$BENCH_TMP/nginx-$1 bin
+	bin=$(command -v nginx || echo /usr/sbin/nginx)
+	[ -x "$bin" ] || bench_die "needs nginx (apt-get install nginx-light)"
+	mkdir -p "$dir/tmp"
+	cat >"$dir/nginx.conf" <<EOF2
+daemon off;
+master_process on;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		location / { return 200 "ok"; }
+	}
+}
+EOF2
+	"$bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >/dev/null 2>&1 &
+	NGINX_PID=$!
+	BENCH_PIDS+=("$NGINX_PID")
+	bench_wait_port "$port" 10 || { cat "$dir/error.log" >&2; bench_die "nginx did not listen on 127.0.0.1:$port"; }
+	NGINX_PIDS=("$NGINX_PID" $(cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null))
+	NGINX_VERSION=$("$bin" -v 2>&1 | sed 's/^nginx version: //')
+}
+
+# bench_pids_cpu_s PID...: CPU seconds (user+system) the processes used so far, summed.
+bench_pids_cpu_s() {
+	local t=0 p
+	for p in "$@"; do
+		t=$(awk -v a="$t" -v b="$(bench_proc_cpu_s "$p")" 'BEGIN {printf "%.4f", a + b}')
+	done
+	echo "$t"
+}
+
 # bench_start_agent AGENT OUTPREFIX: starts `AGENT --print >/dev/null`, waits until its BPF
 # programs are attached (AGENT-LOADED) and pre-existing sockets are seeded (AGENT-SEED).
 # Sets AGENT_PID and AGENT_ERR (its stderr file).
