@@ -12,13 +12,17 @@ import re
 import sys
 
 HZ = 1999
-GROUPS = [  # (group, regex on the symbol); the first match wins
-    ("BPF programs", r"^bpf_prog_"),
-    ("BPF ring buffer", r"ringbuf|__bpf_ringbuf|bpf_ringbuf"),
-    ("BPF user reads", r"probe_read_user|copy_from_user_nofault|__check_object_size|check_heap_object|__virt_addr_valid|strncpy_from_user_nofault"),
-    ("BPF other helpers", r"^bpf_|ktime_get|kvm_clock|pvclock|__htab|htab_|array_map|percpu_array|task_pt_regs|__bpf_get_stack"),
-    ("perf tracepoint dispatch", r"perf_syscall_|perf_trace_|trace_call_bpf|perf_tp_|perf_swevent|__traceiter|perf_fetch_caller_regs|bpf_prog_array|migrate_(en|dis)able|__rcu_read|rcu_read_unlock_strict|bpf_trace_run|__bpf_trace_"),
-    ("syscall slow path", r"syscall_trace_enter|syscall_exit_work|syscall_exit_to_user_mode|trace_sys_|syscall_enter_from_user_mode|audit_|rseq_|syscall_get_nr"),
+GROUPS = [  # (group, regex on the symbol); the first match wins. Deltas against `off` count:
+    # the kernel uses some of these symbols without BPF (usercopy checks, the clock).
+    ("BPF programs", r"^bpf_prog_[0-9a-f]{16}"),
+    ("perf tracepoint dispatch", r"perf_syscall_|perf_trace_|trace_call_bpf|perf_tp_|perf_swevent|perf_fetch_caller_regs"),
+    ("raw tracepoint dispatch", r"bpf_trace_run|__bpf_trace_|__traceiter|migrate_(en|dis)able|__rcu_read_(un)?lock"),
+    ("syscall slow path", r"syscall_trace_enter|syscall_exit_work|trace_sys_|syscall_get_nr|audit_"),
+    ("BPF ring buffer", r"ringbuf"),
+    ("BPF user reads", r"probe_read_user|copy_from_user_nofault"),
+    ("usercopy checks", r"__check_object_size|check_heap_object|__virt_addr_valid"),
+    ("clock", r"read_tsc|ktime_get|kvm_clock|pvclock"),
+    ("BPF other helpers", r"^bpf_|htab_|array_map|task_pt_regs"),
 ]
 
 
@@ -31,8 +35,8 @@ def parse(path):
             continue
         n, comm, sym = int(m.group(2)), m.group(3), m.group(4)
         total += n
-        if comm.startswith("redis-") or comm.startswith("prescient"):
-            who = "agent" if comm.startswith("prescient") else "redis"
+        if comm.startswith("redis-") or comm == "prescient-agent":
+            who = "agent" if comm == "prescient-agent" else "redis"
             group = "kernel, other" if "[k]" in line else "user space"
             for g, rx in GROUPS:
                 if re.search(rx, sym):
@@ -55,7 +59,7 @@ def main():
     tot = {m: sum(v for (w, _), v in data[m].items() if w == "redis") for m in modes}
     print(f"  {'total':<26}" + "".join(f"{us(tot[m]):>12.3f}" for m in modes))
     ag = {m: sum(v for (w, _), v in data[m].items() if w == "agent") for m in modes}
-    print(f"  {'agent process (all)':<26}" + "".join(f"{us(ag[m]):>12.3f}" for m in modes))
+    print(f"  {'prescient-agent (all)':<26}" + "".join(f"{us(ag[m]):>12.3f}" for m in modes))
 
 
 if __name__ == "__main__":
