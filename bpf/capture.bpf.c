@@ -675,12 +675,14 @@ static __always_inline int on_io_exit(struct pt_regs *regs, long ret, __u8 dir, 
 	__u32 fd = (__u32)PT_REGS_PARM1_SYSCALL(regs);
 	__u64 key = (pid_tgid & 0xffffffff00000000ull) | fd;
 	struct psc_sock_info *si = sock_lookup(key);
-	if (!si || (one_exit && compat_syscall()))
+	if (!si)
 		return 0;
 	if (si->state == PSC_SOCK_MIRRORED) {
 		count(&stats, PSC_STAT_MIRRORED);
 		return 0;
 	}
+	if (one_exit && compat_syscall())
+		return 0;
 	/* Sockets found by the start-up scan learn their cgroup on first use. */
 	if (!si->cgroup_id)
 		si->cgroup_id = current_cgroup_id();
