@@ -7,10 +7,13 @@
  *   raw-exit   one empty raw_tp program on sys_exit only
  *   btf-filter one tp_btf/sys_exit program that tests the syscall number against the set of
  *              syscalls the agent's exit programs name, and returns
+ *   skb        empty cgroup_skb ingress and egress programs on the cgroup v2 directory given
+ *              as AGENT_OBJ's place (floor_loader skb FLOOR_OBJ CGROUP_DIR)
  * Prints "FLOOR-LOADED <n> programs attached" on stderr once attached. Bench-only code. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +128,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr,
-			"usage: floor_loader tp|tp-exit|raw|raw-exit|btf-filter FLOOR_OBJ [AGENT_OBJ]\n");
+			"usage: floor_loader tp|tp-exit|raw|raw-exit|btf-filter|skb FLOOR_OBJ [AGENT_OBJ|CGROUP_DIR]\n");
 		return 2;
 	}
 	const char *mode = argv[1], *agent_obj = argc > 3 ? argv[3] : NULL;
@@ -164,6 +167,17 @@ int main(int argc, char **argv)
 				     "sys_enter");
 		if (!r)
 			r = add_link(bpf_program__attach_raw_tracepoint(p, "sys_exit"), "sys_exit");
+	} else if (strcmp(mode, "skb") == 0) {
+		int cg = agent_obj ? open(agent_obj, O_RDONLY | O_DIRECTORY) : -1;
+		if (cg < 0) {
+			fprintf(stderr, "floor_loader: skb needs a cgroup v2 directory\n");
+			return 1;
+		}
+		p = bpf_object__find_program_by_name(floor, "empty_skb_in");
+		r = add_link(bpf_program__attach_cgroup(p, cg), "cgroup_skb/ingress");
+		p = bpf_object__find_program_by_name(floor, "empty_skb_out");
+		if (!r)
+			r = add_link(bpf_program__attach_cgroup(p, cg), "cgroup_skb/egress");
 	} else if (btf) {
 		p = bpf_object__find_program_by_name(floor, "exit_filter");
 		r = add_link(bpf_program__attach(p), "tp_btf/sys_exit");

@@ -10,6 +10,10 @@
 #   raw-exit    one empty raw_tp program on sys_exit only
 #   btf-filter  one tp_btf/sys_exit program that tests the syscall number against the
 #               agent's set and returns
+#   skb         empty cgroup_skb ingress + egress programs on a cgroup v2 directory the script
+#               creates (per packet instead of per syscall: what capture on cgroup_skb would
+#               pay at least); with skb in the list, servers and clients of every mode run in
+#               that cgroup
 #   agent       `prescient-agent --print >/dev/null`
 #   agent-b     the same with the agent of --agent-b (to compare two builds in one run)
 # Each round and mode runs: getuid(2) x N (a syscall nothing hooks: the slow-path cost every
@@ -41,7 +45,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration=$2; shift 2 ;;
 	--syscalls) syscalls=$2; shift 2 ;;
 	--profile) profile=1; shift ;;
-	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,34p' "$0"; exit 0 ;;
 	*) bench_die "unknown argument '$1' (see --help)" ;;
 	esac
 done
@@ -58,6 +62,9 @@ clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I"$bench_repo/bpf/vmlinux/x86" \
 	-c "$bench_here/floor.bpf.c" -o "$BENCH_TMP/floor.bpf.o" || bench_die "cannot build floor.bpf.c"
 cc -O2 -o "$BENCH_TMP/floor_loader" "$bench_here/floor_loader.c" -lbpf || bench_die "cannot build floor_loader.c"
 cc -O2 -o "$BENCH_TMP/syscall_loop" "$bench_here/syscall_loop.c" || bench_die "cannot build syscall_loop.c"
+
+CG_RUN=()
+case ",$modes," in *,skb,*) bench_make_cgroup; CG_RUN=("${BENCH_WRAP[@]}") ;; esac
 
 rport=$(bench_free_port)
 bench_start_redis "$rport"
@@ -78,7 +85,9 @@ start_mode() { # mode round
 		bench_start_agent "$agent_b" "$BENCH_TMP/agent-b.$2"
 		;;
 	*)
-		"$BENCH_TMP/floor_loader" "$1" "$BENCH_TMP/floor.bpf.o" "$agent_obj" 2>"$BENCH_TMP/floor.err" &
+		local target=$agent_obj
+		[ "$1" = skb ] && target=$BENCH_CG
+		"$BENCH_TMP/floor_loader" "$1" "$BENCH_TMP/floor.bpf.o" "$target" 2>"$BENCH_TMP/floor.err" &
 		FLOOR_PID=$!
 		BENCH_PIDS+=("$FLOOR_PID")
 		for _ in $(seq 100); do
@@ -105,7 +114,7 @@ rows=$BENCH_TMP/rows.tsv # round mode bench rate count cpu_s extra_cpu_s
 run_redis() {
 	local s0 s1 out
 	s0=$(bench_proc_cpu_s "$REDIS_PID")
-	bench_timed "$BENCH_TMP/c.cpu" redis-benchmark -p "$rport" -t get -c 50 -n "$requests" -q >"$BENCH_TMP/rb.out" 2>&1
+	bench_timed "$BENCH_TMP/c.cpu" "${CG_RUN[@]}" redis-benchmark -p "$rport" -t get -c 50 -n "$requests" -q >"$BENCH_TMP/rb.out" 2>&1
 	s1=$(bench_proc_cpu_s "$REDIS_PID")
 	RATE=$(tr '\r' '\n' <"$BENCH_TMP/rb.out" | sed -nE 's/^GET: ([0-9.]+) requests per second.*/\1/p' | tail -1)
 	COUNT=$requests
@@ -114,14 +123,14 @@ run_redis() {
 run_nginx() {
 	local s0 s1
 	s0=$(bench_pids_cpu_s "${NGINX_PIDS[@]}")
-	bench_timed "$BENCH_TMP/c.cpu" wrk -t1 -c10 -d"${duration}s" "http://127.0.0.1:$nport/" >"$BENCH_TMP/wrk.out" 2>&1
+	bench_timed "$BENCH_TMP/c.cpu" "${CG_RUN[@]}" wrk -t1 -c10 -d"${duration}s" "http://127.0.0.1:$nport/" >"$BENCH_TMP/wrk.out" 2>&1
 	s1=$(bench_pids_cpu_s "${NGINX_PIDS[@]}")
 	RATE=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$BENCH_TMP/wrk.out")
 	COUNT=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$BENCH_TMP/wrk.out")
 	CPU=$(awk -v a="$s0" -v b="$s1" -v c="$(cat "$BENCH_TMP/c.cpu")" 'BEGIN {printf "%.4f", b - a + c}')
 }
 run_loop() { # kind n
-	bench_timed "$BENCH_TMP/c.cpu" "$BENCH_TMP/syscall_loop" "$1" "$2"
+	bench_timed "$BENCH_TMP/c.cpu" "${CG_RUN[@]}" "$BENCH_TMP/syscall_loop" "$1" "$2"
 	RATE=0 COUNT=$2 CPU=$(cat "$BENCH_TMP/c.cpu")
 }
 
@@ -164,7 +173,7 @@ if [ "$profile" = 1 ]; then
 	for mode in "${mode_list[@]}"; do
 		start_mode "$mode" p
 		perf record -a -g -F 1999 -o "$BENCH_TMP/perf.$mode" -- \
-			redis-benchmark -p "$rport" -t get -c 50 -n "$requests" -q >/dev/null 2>&1
+			"${CG_RUN[@]}" redis-benchmark -p "$rport" -t get -c 50 -n "$requests" -q >/dev/null 2>&1
 		stop_mode "$mode"
 		perf report -i "$BENCH_TMP/perf.$mode" --no-children --sort comm,sym --stdio -F overhead,sample,comm,sym \
 			2>/dev/null >"$BENCH_TMP/perf.$mode.txt"
