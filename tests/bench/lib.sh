@@ -8,12 +8,14 @@ bench_repo=$(cd "$bench_here/../.." && pwd)
 BENCH_PIDS=()		# processes we started (stopped at exit)
 BENCH_RESTORE=()	# "sysctl_name=value" to restore at exit
 BENCH_TMP=""
+BENCH_WRAP=()		# command prefix the servers are started with (bench_in_cgroup)
+BENCH_RMDIR=()		# cgroup directories we created (removed at exit, after our processes)
 
 bench_log() { printf '%s\n' "$*" >&2; }
 bench_die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 
 bench_cleanup() {
-	local p kv
+	local p kv d
 	for p in "${BENCH_PIDS[@]}"; do
 		[ -n "$p" ] || continue
 		if kill -0 "$p" 2>/dev/null; then
@@ -22,6 +24,10 @@ bench_cleanup() {
 			kill -KILL "$p" 2>/dev/null
 		fi
 		wait "$p" 2>/dev/null
+	done
+	for d in "${BENCH_RMDIR[@]}"; do
+		for _ in $(seq 50); do rmdir "$d" 2>/dev/null && break; sleep 0.1; done
+		[ -d "$d" ] && bench_log "could not remove cgroup $d"
 	done
 	for kv in "${BENCH_RESTORE[@]}"; do
 		sysctl -q -w "$kv" >/dev/null 2>&1 || bench_log "could not restore sysctl $kv"
@@ -80,12 +86,73 @@ bench_wait_port() { # port [timeout_s]
 bench_start_redis() {
 	local port=$1 dir=$BENCH_TMP/redis-$1
 	mkdir -p "$dir"
-	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+	"${BENCH_WRAP[@]}" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
 		--dir "$dir" --daemonize no --protected-mode yes --logfile "$dir/log" \
 		--unixsocket '' >/dev/null 2>&1 &
 	REDIS_PID=$!
 	BENCH_PIDS+=("$REDIS_PID")
 	bench_wait_port "$port" 10 || bench_die "redis-server did not listen on 127.0.0.1:$port"
+}
+
+# bench_start_nginx PORT: private nginx (own config in a temp dir, daemon off, 1 worker,
+# access_log off, `return 200 "ok"`) on 127.0.0.1; sets NGINX_PID (master) and NGINX_PIDS
+# (master and worker).
+bench_start_nginx() {
+	local port=$1 dir=$BENCH_TMP/nginx-$1 bin
+	bin=$(command -v nginx || echo /usr/sbin/nginx)
+	[ -x "$bin" ] || bench_die "needs nginx (apt-get install nginx-light)"
+	mkdir -p "$dir/tmp"
+	cat >"$dir/nginx.conf" <<EOF2
+daemon off;
+master_process on;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		location / { return 200 "ok"; }
+	}
+}
+EOF2
+	"${BENCH_WRAP[@]}" "$bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >/dev/null 2>&1 &
+	NGINX_PID=$!
+	BENCH_PIDS+=("$NGINX_PID")
+	bench_wait_port "$port" 10 || { cat "$dir/error.log" >&2; bench_die "nginx did not listen on 127.0.0.1:$port"; }
+	NGINX_PIDS=("$NGINX_PID" $(cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null))
+	NGINX_VERSION=$("$bin" -v 2>&1 | sed 's/^nginx version: //')
+}
+
+# bench_pids_cpu_s PID...: CPU seconds (user+system) the processes used so far, summed.
+bench_pids_cpu_s() {
+	local t=0 p
+	for p in "$@"; do
+		t=$(awk -v a="$t" -v b="$(bench_proc_cpu_s "$p")" 'BEGIN {printf "%.4f", a + b}')
+	done
+	echo "$t"
+}
+
+# bench_make_cgroup: creates a cgroup v2 directory of our own (removed at exit) and sets
+# BENCH_CG to it and BENCH_WRAP to a command prefix that runs a command inside it (as the
+# same pid: `sh` moves itself, then execs), used for the servers started next; put it before
+# the clients too. Only our own processes move, each by itself: no other cgroup is written.
+bench_make_cgroup() {
+	local root
+	for root in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+		[ -f "$root/cgroup.controllers" ] && break
+	done
+	[ -f "$root/cgroup.controllers" ] || bench_die "no cgroup v2 hierarchy found"
+	BENCH_CG=$root/psc-bench-$$
+	mkdir "$BENCH_CG" || bench_die "cannot create $BENCH_CG"
+	BENCH_RMDIR+=("$BENCH_CG")
+	BENCH_WRAP=(sh -c 'echo $$ >"$0/cgroup.procs" || exit 125; exec "$@"' "$BENCH_CG")
 }
 
 # bench_start_agent AGENT OUTPREFIX: starts `AGENT --print >/dev/null`, waits until its BPF

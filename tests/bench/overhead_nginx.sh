@@ -22,55 +22,21 @@ while [ $# -gt 0 ]; do
 	*) bench_die "unknown argument '$1' (see --help)" ;;
 	esac
 done
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx_bin" ] || bench_die "needs nginx (apt-get install nginx-light)"
 bench_need wrk python3 bpftool
 bench_init
 bench_agent_path "$agent_arg"
 agent=$AGENT
 
 port=$(bench_free_port)
-dir=$BENCH_TMP/nginx
-mkdir -p "$dir/tmp"
-cat >"$dir/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $dir/tmp/body;
-	proxy_temp_path $dir/tmp/proxy;
-	fastcgi_temp_path $dir/tmp/fastcgi;
-	uwsgi_temp_path $dir/tmp/uwsgi;
-	scgi_temp_path $dir/tmp/scgi;
-	server {
-		listen 127.0.0.1:$port;
-		location / { return 200 "ok"; }
-	}
-}
-EOF
-"$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >/dev/null 2>&1 &
-NGINX_PID=$!
-BENCH_PIDS+=("$NGINX_PID")
-bench_wait_port "$port" 10 || { cat "$dir/error.log" >&2; bench_die "nginx did not listen on 127.0.0.1:$port"; }
+bench_start_nginx "$port"
 
 bench_env_line
 echo "agent: $agent"
-echo "$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //') master pid $NGINX_PID (1 worker) on 127.0.0.1:$port;" \
+echo "$NGINX_VERSION master pid $NGINX_PID (1 worker) on 127.0.0.1:$port;" \
 	"load: wrk -t1 -c$conns -d${duration}s http://127.0.0.1:$port/"
 
 # The one worker serves; the master only waits (its CPU is counted too, it is ~0).
-nginx_pids=("$NGINX_PID" $(cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null))
-nginx_cpu() {
-	local t=0 p
-	for p in "${nginx_pids[@]}"; do
-		t=$(awk -v a="$t" -v b="$(bench_proc_cpu_s "$p")" 'BEGIN {printf "%.4f", a + b}')
-	done
-	echo "$t"
-}
+nginx_cpu() { bench_pids_cpu_s "${NGINX_PIDS[@]}"; }
 
 measure() { # off|on round
 	local out s0 s1

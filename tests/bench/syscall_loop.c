@@ -5,6 +5,8 @@
  *   syscall_loop file N      N x read(2) of 1 byte from /dev/zero + N x write(2) of 1 byte
  *                            to /dev/null: read/write on fds that are not sockets
  *                            (what `dd if=/dev/zero of=/dev/null bs=1 count=N` does)
+ *   syscall_loop getuid N    N x getuid(2): a syscall no program of the agent hooks, the cost
+ *                            every syscall on the host pays for the tracepoints' slow path
  * Built by the benchmark script with cc; not part of the CMake build. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,13 +18,18 @@
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s getppid|file N\n", argv[0]);
+		fprintf(stderr, "usage: %s getppid|getuid|file N\n", argv[0]);
 		return 2;
 	}
 	long n = strtol(argv[2], NULL, 10);
 	if (strcmp(argv[1], "getppid") == 0) {
 		for (long i = 0; i < n; i++)
 			syscall(SYS_getppid); /* not glibc's getppid(): never cached */
+		return 0;
+	}
+	if (strcmp(argv[1], "getuid") == 0) {
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getuid);
 		return 0;
 	}
 	if (strcmp(argv[1], "file") == 0) {
