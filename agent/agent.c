@@ -866,8 +866,9 @@ int psc_agent_run(const struct psc_agent_opts *opts)
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.use_v1_memcg = a.layout.mode != PSC_CGROUP_V2,
 		.sample_every = opts->sample_every,
-		/* Benchmarks and tests compare both ways of hooking the syscall exits. */
-		.exit_per_syscall = getenv("PSC_EXIT_PER_SYSCALL") != NULL,
+		/* Benchmarks compare both ways of hooking the syscall exits
+		 * (tests/bench/README.md, "The floor"). */
+		.exit_one_program = getenv("PSC_EXIT_ONE_PROGRAM") != NULL,
 	};
 	r = psc_loader_new(&a.loader, &lo);
 	if (r < 0)

@@ -310,7 +310,7 @@ int psc_loader_new(struct psc_loader **out, const struct psc_loader_opts *opts)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	r = load_and_attach(l, opts, !opts->exit_per_syscall);
+	r = load_and_attach(l, opts, opts->exit_one_program);
 	if (r == -EAGAIN)
 		r = load_and_attach(l, opts, false);
 	if (r < 0)

@@ -18,8 +18,9 @@ struct psc_loader_opts {
 	uint32_t ringbuf_bytes; /* power of two, >= 4096 */
 	bool use_v1_memcg;	/* identity hierarchy is cgroup v1 memory (hybrid hosts) */
 	uint32_t sample_every;	/* capture one connection in N; 1 = every connection */
-	bool exit_per_syscall;	/* one sys_exit_* tracepoint per syscall even where the single
-				 * tp_btf/sys_exit program can run (for comparisons) */
+	bool exit_one_program;	/* the exits in one tp_btf/sys_exit program where the kernel
+				 * attaches it (benchmarks); default one sys_exit_* tracepoint
+				 * per syscall, which costs the host's other syscalls less */
 };
 
 struct psc_loader;
