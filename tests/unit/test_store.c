@@ -307,6 +307,59 @@ static void dictionary_refs_resolve(void **state)
 	rep_clear(&x);
 }
 
+/* Steady reports name workloads and endpoints by ref only; the ids come from the cache.
+ * One endpoint ref means a different endpoint row in each workload (a dictionary names
+ * strings, not rows), refs may be large, and last_seen is still refreshed. */
+static void endpoint_refs_per_workload(void **state)
+{
+	struct ctx *c = *state;
+	enum psc_store_result res;
+	const char *cg[2] = {"/a.service", "/b.service"};
+	uint32_t wref[2] = {1, 7}, eref[3] = {2, 3, 5000};
+	uint64_t seq = 1;
+	struct rep x;
+
+	for (int round = 0; round < 4; round++) {
+		for (int w = 0; w < 2; w++) {
+			rep_init(&x, "h1", seq, NOW - 1000 + 10 * (double)seq, 3);
+			seq++;
+			x.r.dict_epoch = 9;
+			x.w.ref = wref[w];
+			for (int i = 0; i < 3; i++) {
+				x.e[i].ref = eref[i];
+				x.e[i].count = 100 * (uint64_t)w + (uint64_t)i + 1;
+			}
+			if (round == 0) {
+				x.w.cgroup = (char *)cg[w];
+			} else {
+				x.w.cgroup = x.w.name = "";
+				for (int i = 0; i < 3; i++)
+					x.e[i].protocol = x.e[i].role = x.e[i].endpoint = "";
+			}
+			/* round 3 is 2 minutes later: last_seen is rewritten */
+			assert_int_equal(
+				psc_store_report(c->s, &x.r, 1, NOW + (round == 3) * 120, &res), 0);
+			assert_int_equal(res, PSC_STORE_STORED);
+			rep_clear(&x);
+		}
+	}
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoints"), 6);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series WHERE tier = 0"), 24);
+	/* every record on its own workload's endpoint: E2 of /b has count 103 in 4 windows */
+	assert_int_equal(q(c,
+			   "SELECT sum(s.count) FROM endpoint_series s JOIN endpoints e ON"
+			   " e.id = s.endpoint_id JOIN workloads w ON w.id = e.workload_id"
+			   " WHERE w.cgroup = '/b.service' AND e.endpoint = 'E2' AND s.tier = 0"),
+			 4 * 103);
+	assert_int_equal(
+		q(c, "SELECT count(DISTINCT s.endpoint_id) FROM endpoint_series s JOIN"
+		     " endpoints e ON e.id = s.endpoint_id WHERE s.workload_id != e.workload_id"),
+		0);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoints WHERE last_seen = 1800000120"), 6);
+	assert_int_equal(q(c, "SELECT count(*) FROM workloads WHERE last_seen = 1800000120"), 2);
+	assert_int_equal(q(c, "SELECT count(*) FROM hosts WHERE last_seen = 1800000120"), 1);
+}
+
 static void same_window_twice_merges(void **state)
 {
 	struct ctx *c = *state;
@@ -846,6 +899,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stores_once_and_dedups, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_reports_are_not_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(dictionary_refs_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(endpoint_refs_per_workload, setup, teardown),
 		cmocka_unit_test_setup_teardown(same_window_twice_merges, setup, teardown),
 		cmocka_unit_test_setup_teardown(rollups_and_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(migrates_raw_endpoint_rows, setup, teardown),
