@@ -268,6 +268,7 @@ enum stmt_id {
 	ST_ENDPOINT_SEEN,
 	ST_LIMITS,
 	ST_HOST_CAPACITY,
+	ST_DATA_VERSION,
 	_ST_MAX,
 };
 
@@ -282,6 +283,7 @@ static const char *const stmt_sql[_ST_MAX] = {
 		      " egress_bytes_per_s = excluded.egress_bytes_per_s WHERE excluded.ts >= ts",
 	[ST_HOST_CAPACITY] = "UPDATE hosts SET cpus = ?2, memory_bytes = ?3 WHERE id = ?1 AND"
 			     " (cpus IS NOT ?2 OR memory_bytes IS NOT ?3)",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -373,6 +375,13 @@ struct psc_store {
 	struct psc_hashmap *ids; /* struct id_ent by key hash; only committed rows' ids */
 	size_t ep_slots;	 /* struct ep_slot in all entries: counted in ID_CACHE_MAX */
 	uint64_t ids_gen;	 /* changes whenever an entry is freed */
+	/* Hosts known to have no pending adjustment are not asked again within a batch
+	 * while no adjustment has been added: by another connection (data_version, read at
+	 * each batch's start; none can commit during the batch, which holds the write lock)
+	 * or by this one (adj_added). Cache entries 'a' + host, id = data_version, seen =
+	 * adj_added. */
+	int64_t data_version;
+	uint64_t adj_added;
 	bool in_batch;
 	bool batch_failed;	 /* the transaction is gone: the commit must fail */
 	double dirty_marked;	 /* 5-minute bucket already marked in this transaction */
@@ -1865,6 +1874,8 @@ int psc_store_batch_begin(struct psc_store *s)
 	e = step_done(s, s->st[ST_BEGIN]);
 	if (e < 0)
 		return e;
+	if (step_id(s, s->st[ST_DATA_VERSION], &s->data_version) < 0)
+		s->data_version = -1; /* unknown: the cache of no pending adjustments is off */
 	s->in_batch = true;
 	s->batch_failed = false;
 	s->dirty_marked = NAN;
@@ -2326,6 +2337,7 @@ int psc_store_adjustment_add(struct psc_store *s, const Prescient__SignedAdjustm
 	sqlite3_bind_blob(st, 8, sa->signature.data, (int)sa->signature.len, SQLITE_STATIC);
 	e = step_done(s, st);
 	prescient__adjustment__free_unpacked(a, NULL);
+	s->adj_added++;
 	return e;
 }
 
@@ -2361,13 +2373,22 @@ int psc_store_adjustments_pending(struct psc_store *s, const char *host, double 
 {
 	Prescient__SignedAdjustment **v = NULL;
 	sqlite3_stmt *st = s->st[ST_ADJ_PENDING];
+	bool cacheable = s->in_batch && s->data_version >= 0;
+	struct id_key k;
+	struct id_ent *c;
 	size_t n = 0;
 	int rc, e = 0;
 
-	if (max == 0) {
-		*out = NULL;
-		*count = 0;
+	*out = NULL;
+	*count = 0;
+	if (max == 0)
 		return 0;
+	if (cacheable) {
+		key_init(&k, 'a');
+		key_str(&k, host);
+		c = ids_get(s, &k);
+		if (c && c->id == s->data_version && c->seen == (double)s->adj_added)
+			return 0;
 	}
 	v = calloc(max, sizeof(*v));
 	if (!v)
@@ -2396,6 +2417,12 @@ int psc_store_adjustments_pending(struct psc_store *s, const char *host, double 
 	if (e < 0) {
 		psc_store_adjustments_free(&v, n);
 		return e;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+		if (cacheable)
+			ids_put(s, &k, s->data_version, (double)s->adj_added);
 	}
 	*out = v;
 	*count = n;

@@ -750,6 +750,36 @@ static void pending_adjustments_ride_on_acks(void **state)
 	assert_int_equal(q(c, "SELECT outcome FROM adjustments WHERE id = 7"),
 			 PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__APPLIED);
 	assert_int_equal(q(c, "SELECT count(*) FROM adjustment_outcomes"), 1);
+
+	/* h2 was found with none; an adjustment added later, through this store or through
+	 * another connection (the allocation's), still rides on its next ack */
+	x.r.host_id = "h2";
+	x.r.n_outcomes = 0;
+	adj.id = 9;
+	adj.host_id = "h2";
+	adj.expires_at = NOW + 600;
+	assert_int_equal(psc_wire_adjustment_sign(&adj, k.sign_sk, &sa), 0);
+	assert_int_equal(psc_store_adjustment_add(c->s, &sa), 0);
+	psc_wire_signed_clear(&sa);
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 1);
+	psc_wire_ack_free(&a);
+	q(c, "UPDATE adjustments SET outcome = 1 WHERE id = 9");
+	x.r.seq = 3;
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 0);
+	psc_wire_ack_free(&a);
+	x.r.seq = 4;
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 0);
+	psc_wire_ack_free(&a);
+	q(c, "INSERT INTO adjustments (id, host, workload, issued_at, expires_at, reason, payload,"
+	     " signature) SELECT 10, host, workload, issued_at, expires_at, reason, payload,"
+	     " signature FROM adjustments WHERE id = 9");
+	x.r.seq = 5;
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 1);
+	psc_wire_ack_free(&a);
 	rep_clear(&x);
 	psc_ingest_free(&ing);
 }
