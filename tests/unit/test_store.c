@@ -358,6 +358,27 @@ static void endpoint_refs_per_workload(void **state)
 	assert_int_equal(q(c, "SELECT count(*) FROM endpoints WHERE last_seen = 1800000120"), 6);
 	assert_int_equal(q(c, "SELECT count(*) FROM workloads WHERE last_seen = 1800000120"), 2);
 	assert_int_equal(q(c, "SELECT count(*) FROM hosts WHERE last_seen = 1800000120"), 1);
+
+	/* one batch: steady reports around one with an unknown ref, which is undone alone */
+	assert_int_equal(psc_store_batch_begin(c->s), 0);
+	for (int k = 0; k < 3; k++) {
+		rep_init(&x, "h1", seq, NOW - 1000 + 10 * (double)seq, 3);
+		seq++;
+		x.r.dict_epoch = k == 1 ? 10 : 9;
+		x.w.ref = wref[0];
+		x.w.cgroup = x.w.name = "";
+		for (int i = 0; i < 3; i++) {
+			x.e[i].ref = eref[i];
+			x.e[i].protocol = x.e[i].role = x.e[i].endpoint = "";
+		}
+		assert_int_equal(psc_store_batch_report(c->s, &x.r, 1, NOW + 120, &res), 0);
+		assert_int_equal(res, k == 1 ? PSC_STORE_UNKNOWN_REF : PSC_STORE_STORED);
+		rep_clear(&x);
+	}
+	assert_int_equal(psc_store_batch_commit(c->s), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM reports"), 10);
+	assert_int_equal(q(c, "SELECT count(*) FROM reports WHERE seq = 10"), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series WHERE tier = 0"), 30);
 }
 
 static void same_window_twice_merges(void **state)
