@@ -358,12 +358,15 @@ struct ep_slot {
 struct id_ent {
 	int64_t id;
 	double seen; /* when last_seen (last_used) was last written */
-	/* Workload-by-ref entries ('W'): the workload's endpoints indexed by their ref, so
-	 * that a steady report (every endpoint by ref) finds each endpoint's id with an
-	 * array index rather than a hash lookup (which were ~9% of the CPU at 100 endpoints
-	 * per report: the probes miss the CPU caches). */
+	/* Workload-by-ref entries ('W'): the workload's endpoints indexed by their ref
+	 * (eps[ref - ep_base], refs from ep_base to ep_base + neps - 1), so that a steady
+	 * report (every endpoint by ref) finds each endpoint's id with an array index rather
+	 * than a hash lookup (which were ~9% of the CPU at 100 endpoints per report: the
+	 * probes miss the CPU caches). A sender numbers the strings it meets in order, so a
+	 * workload's endpoints mostly have neighbouring refs; refs that would make the array
+	 * sparse (mostly empty) stay in the hash ('E' entries). */
 	struct ep_slot *eps;
-	uint32_t neps;
+	uint32_t ep_base, neps, nused;
 	size_t keylen;
 	unsigned char key[];
 };
@@ -576,7 +579,7 @@ static struct id_ent *ids_put(struct psc_store *s, const struct id_key *k, int64
 	e->id = id;
 	e->seen = seen;
 	e->eps = NULL;
-	e->neps = 0;
+	e->ep_base = e->neps = e->nused = 0;
 	e->keylen = k->len;
 	memcpy(e->key, k->b, k->len);
 	h = psc_hash_bytes(k->b, k->len, 0);
@@ -589,19 +592,25 @@ static struct id_ent *ids_put(struct psc_store *s, const struct id_key *k, int64
 	return e;
 }
 
-/* The slot of endpoint @ref in workload entry @w, grown to hold it when @grow; NULL when
- * it does not (or cannot) exist. Growing may empty the cache (s->ids_gen changes). */
+/* The slot of endpoint @ref in workload entry @w, made (the array grown) when @grow and
+ * the array stays dense: at most 4 slots per endpoint it holds, plus 16. NULL when there is
+ * none: the ref is then cached by key. Growing may empty the cache (s->ids_gen changes). */
 static struct ep_slot *ep_slot(struct psc_store *s, struct id_ent *w, uint32_t ref, bool grow)
 {
-	uint32_t n;
+	uint32_t n, need;
 	struct ep_slot *t;
 
-	if (ref < w->neps)
-		return &w->eps[ref];
-	if (!grow || ref > PSC_WIRE_DICT_MAX)
+	if (w->neps && ref >= w->ep_base && ref - w->ep_base < w->neps)
+		return &w->eps[ref - w->ep_base];
+	if (!grow || ref > PSC_WIRE_DICT_MAX || (w->neps && ref < w->ep_base))
 		return NULL;
-	for (n = w->neps ? w->neps : 16; n <= ref; n *= 2)
+	if (!w->neps)
+		w->ep_base = ref;
+	need = ref - w->ep_base + 1;
+	for (n = w->neps ? w->neps : 16; n < need; n *= 2)
 		;
+	if (n > 4 * (w->nused + 1) + 16)
+		return NULL;
 	if (psc_hashmap_size(s->ids) + s->ep_slots + (n - w->neps) > ID_CACHE_MAX) {
 		ids_clear(s); /* full: start again, as ids_put() does (@w is gone) */
 		return NULL;
@@ -613,7 +622,7 @@ static struct ep_slot *ep_slot(struct psc_store *s, struct id_ent *w, uint32_t r
 	s->ep_slots += n - w->neps;
 	w->eps = t;
 	w->neps = n;
-	return &w->eps[ref];
+	return &w->eps[ref - w->ep_base];
 }
 
 static int read_schema_version(struct psc_store *s, int *version)
@@ -1457,7 +1466,7 @@ static int endpoint_id(struct psc_store *s, int64_t host_id, int64_t workload_id
 	bool found;
 	int e;
 
-	if (ep->ref && !w) {
+	if (ep->ref) {
 		key_init(&kr, 'E');
 		key_i64(&kr, workload_id);
 		key_i64(&kr, (int64_t)r->dict_epoch);
@@ -1469,7 +1478,7 @@ static int endpoint_id(struct psc_store *s, int64_t host_id, int64_t workload_id
 			*id = slot->id;
 			return touch(s, slot->id, &slot->seen, ST_ENDPOINT_SEEN, now);
 		}
-		c = w ? NULL : ids_get(s, &kr);
+		c = ids_get(s, &kr);
 		if (c) {
 			*id = c->id;
 			return touch(s, c->id, &c->seen, ST_ENDPOINT_SEEN, now);
@@ -1509,13 +1518,13 @@ static int endpoint_id(struct psc_store *s, int64_t host_id, int64_t workload_id
 		return e;
 	/* The put above may have emptied the cache: @w is checked again. */
 	w = wref_get(s, wr);
-	if (!w) {
-		if (wr->ent)
-			return 0; /* the table is gone with its entry: cached next time */
-		ids_put(s, &kr, *id, now);
-	} else if ((slot = ep_slot(s, w, ep->ref, true))) {
+	slot = w ? ep_slot(s, w, ep->ref, true) : NULL;
+	if (slot && wref_get(s, wr)) {
+		w->nused += !slot->id;
 		slot->id = *id;
 		slot->seen = now;
+	} else {
+		ids_put(s, &kr, *id, now);
 	}
 	return 0;
 }
@@ -1551,6 +1560,7 @@ static int workload_id(struct psc_store *s, int64_t host_id, const Prescient__Ho
 	int e;
 
 	wr->ent = NULL;
+	wr->gen = s->ids_gen;
 	if (w->ref) {
 		key_init(&kr, 'W');
 		key_i64(&kr, host_id);
