@@ -604,7 +604,7 @@ static struct ep_slot *ep_slot(struct psc_store *s, struct id_ent *w, uint32_t r
 		return &w->eps[ref - w->ep_base];
 	if (!grow || ref > PSC_WIRE_DICT_MAX || (w->neps && ref < w->ep_base))
 		return NULL;
-	if (!w->neps)
+	if (!w->neps && (!w->ep_base || ref < w->ep_base))
 		w->ep_base = ref;
 	need = ref - w->ep_base + 1;
 	for (n = w->neps ? w->neps : 16; n < need; n *= 2)
@@ -1623,6 +1623,16 @@ static int store_workload(struct psc_store *s, int64_t host_id, const Prescient_
 	e = workload_id(s, host_id, r, w, now, &id, &wr, unknown);
 	if (e < 0 || *unknown)
 		return e;
+	/* A new endpoint array starts at the lowest ref of the report, whatever the order of
+	 * its endpoints. */
+	if (wref_get(s, &wr) && !wr.ent->neps) {
+		for (size_t j = 0; j < w->n_endpoints; j++) {
+			uint32_t ref = w->endpoints[j]->ref;
+
+			if (ref && (!wr.ent->ep_base || ref < wr.ent->ep_base))
+				wr.ent->ep_base = ref;
+		}
+	}
 	/* Endpoints first: the window's records become one raw row, which the workload's
 	 * series row points at. */
 	recs_reset(s);

@@ -299,8 +299,8 @@ int psc_wire_open(const uint8_t *frame, size_t len, enum psc_wire_kind kind,
 		  uint8_t **plain, size_t *plain_len)
 {
 	struct psc_wire_limits def = psc_wire_limits_default();
-	struct open_bufs b = {0};
-	struct inflater zs = {0};
+	struct open_bufs b = { 0 };
+	struct inflater zs = { 0 };
 	const uint8_t *p = NULL;
 	size_t n = 0;
 	int r;

@@ -314,8 +314,8 @@ static void endpoint_refs_per_workload(void **state)
 {
 	struct ctx *c = *state;
 	enum psc_store_result res;
-	const char *cg[2] = {"/a.service", "/b.service"};
-	uint32_t wref[2] = {1, 7}, eref[3] = {2, 3, 5000};
+	const char *cg[2] = { "/a.service", "/b.service" };
+	uint32_t wref[2] = { 1, 7 }, eref[3] = { 3, 2, 5000 };
 	uint64_t seq = 1;
 	struct rep x;
 

@@ -182,14 +182,14 @@ static void decoder_matches_one_shot_decode(void **state)
 				 -EBADMSG);
 		assert_int_equal(
 			psc_wire_decoder_report(dec, frame[1], len[1], key,
-						&(struct psc_wire_limits){.max_frame = 1 << 20,
-									  .max_inflated = 1000},
+						&(struct psc_wire_limits){ .max_frame = 1 << 20,
+									  .max_inflated = 1000 },
 						&d),
 			-EFBIG);
 	}
 	/* a deflate stream cut short inside a valid box: corrupt, and the next frame decodes */
 	{
-		uint8_t inner[64] = {PSC_WIRE_REPORT, 1, 200, 0, 0, 0, 0x78};
+		uint8_t inner[64] = { PSC_WIRE_REPORT, 1, 200, 0, 0, 0, 0x78 };
 		uint8_t *bad;
 		size_t bl;
 
