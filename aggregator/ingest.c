@@ -36,6 +36,21 @@ struct log_limit {
 	uint64_t suppressed;
 };
 
+/* A stored (or refused by the store) report waiting for its batch's commit: what its
+ * reply needs, copied, since the decoded report itself is gone by then (the decoder's
+ * arena holds one report at a time). */
+struct pending {
+	bool decoded;
+	char host[256]; /* the decoder checked: at most 255 bytes */
+	uint64_t seq, dict_epoch;
+	double window_end;
+	size_t n_workloads;
+	enum psc_store_result res;
+	int err;
+	Prescient__SignedAdjustment **adj;
+	size_t n_adj;
+};
+
 struct psc_ingest {
 	struct psc_store *store;
 	const struct psc_keys *keys;
@@ -44,6 +59,9 @@ struct psc_ingest {
 	struct log_limit limits[_PSC_REFUSE_MAX];
 	struct raw_req raw[BATCH_MAX];
 	struct psc_ingest_req req[BATCH_MAX];
+	struct psc_wire_decoder *dec; /* one report at a time, arena reused */
+	struct pending *pend;	      /* per request of a batch, reused */
+	size_t pend_cap;
 };
 
 static const char *const reason_ids[_PSC_REFUSE_MAX] = {
@@ -65,6 +83,10 @@ int psc_ingest_new(struct psc_ingest **out, struct psc_store *store, const struc
 
 	if (!ing)
 		return -ENOMEM;
+	if (psc_wire_decoder_new(&ing->dec, 0) < 0) {
+		free(ing);
+		return -ENOMEM;
+	}
 	ing->store = store;
 	ing->keys = keys;
 	ing->c = counters;
@@ -78,10 +100,16 @@ int psc_ingest_new(struct psc_ingest **out, struct psc_store *store, const struc
 	return 0;
 }
 
-void psc_ingest_free(struct psc_ingest **ing)
+void psc_ingest_free(struct psc_ingest **ingp)
 {
-	free(*ing);
-	*ing = NULL;
+	struct psc_ingest *ing = *ingp;
+
+	if (!ing)
+		return;
+	psc_wire_decoder_free(&ing->dec);
+	free(ing->pend);
+	free(ing);
+	*ingp = NULL;
 }
 
 static void log_refusal(struct psc_ingest *ing, enum psc_wire_reason reason, double now,
@@ -132,14 +160,14 @@ static int refuse(struct psc_ingest *ing, enum psc_wire_reason reason, uint8_t *
 	return 0;
 }
 
-static int ack(struct psc_ingest *ing, const Prescient__HostReport *r,
-	       Prescient__Ack__Status status, double now, Prescient__SignedAdjustment **adj,
-	       size_t n, uint8_t **reply, size_t *reply_len)
+static int ack(struct psc_ingest *ing, const struct pending *r, Prescient__Ack__Status status,
+	       double now, Prescient__SignedAdjustment **adj, size_t n, uint8_t **reply,
+	       size_t *reply_len)
 {
 	Prescient__Ack a = PRESCIENT__ACK__INIT;
 
 	a.schema_version = PSC_WIRE_SCHEMA_VERSION;
-	a.host_id = r->host_id;
+	a.host_id = (char *)r->host;
 	a.seq = r->seq;
 	a.status = status;
 	a.server_time = now;
@@ -147,15 +175,6 @@ static int ack(struct psc_ingest *ing, const Prescient__HostReport *r,
 	a.n_adjustments = n;
 	return psc_wire_ack_encode(&a, ing->keys->fleet, reply, reply_len);
 }
-
-/* A decoded request waiting for its batch's commit. */
-struct pending {
-	Prescient__HostReport *r;
-	enum psc_store_result res;
-	int err;
-	Prescient__SignedAdjustment **adj;
-	size_t n_adj;
-};
 
 /* Pending adjustments ride on every ack to the host until it reports an outcome. Read
  * inside the batch's transaction (it sees the outcomes this very report carried). A
@@ -166,11 +185,11 @@ static void read_adjustments(struct psc_ingest *ing, struct pending *p, double n
 
 	if (p->res != PSC_STORE_STORED && p->res != PSC_STORE_DUPLICATE)
 		return;
-	e = psc_store_adjustments_pending(ing->store, p->r->host_id, now,
-					  ing->opt.max_adjustments, &p->adj, &p->n_adj);
+	e = psc_store_adjustments_pending(ing->store, p->host, now, ing->opt.max_adjustments,
+					  &p->adj, &p->n_adj);
 	if (e < 0) {
-		psc_warn("AGG-ADJ-READ", "cannot read pending adjustments for %s: %s",
-			 p->r->host_id, strerror(-e));
+		psc_warn("AGG-ADJ-READ", "cannot read pending adjustments for %s: %s", p->host,
+			 strerror(-e));
 		p->adj = NULL;
 		p->n_adj = 0;
 	}
@@ -180,13 +199,13 @@ static void read_adjustments(struct psc_ingest *ing, struct pending *p, double n
 static int finish(struct psc_ingest *ing, struct pending *p, size_t len, bool committed,
 		  double now, struct psc_ingest_req *q)
 {
-	const Prescient__HostReport *r = p->r;
+	const struct pending *r = p;
 	Prescient__Ack__Status status;
 	int e;
 
 	if (p->err < 0 || !committed) {
 		q->reason = PSC_REFUSE_STORE;
-		log_refusal(ing, q->reason, now, "cannot store report %s/%llu: %s", r->host_id,
+		log_refusal(ing, q->reason, now, "cannot store report %s/%llu: %s", r->host,
 			    (unsigned long long)r->seq, strerror(p->err < 0 ? -p->err : EIO));
 		return refuse(ing, q->reason, &q->reply, &q->reply_len);
 	}
@@ -195,7 +214,7 @@ static int finish(struct psc_ingest *ing, struct pending *p, size_t len, bool co
 		q->reason = PSC_REFUSE_NONE;
 		status = PRESCIENT__ACK__STATUS__OK;
 		atomic_fetch_add(&ing->c->stored, 1);
-		psc_debug("stored report %s/%llu (%zu bytes, %zu workloads)", r->host_id,
+		psc_debug("stored report %s/%llu (%zu bytes, %zu workloads)", r->host,
 			  (unsigned long long)r->seq, len, r->n_workloads);
 		break;
 	case PSC_STORE_DUPLICATE:
@@ -204,7 +223,7 @@ static int finish(struct psc_ingest *ing, struct pending *p, size_t len, bool co
 		atomic_fetch_add(&ing->c->duplicate, 1);
 		atomic_fetch_add(&ing->c->refused[q->reason], 1);
 		log_refusal(ing, q->reason, now, "report %s/%llu was stored before: acked again",
-			    r->host_id, (unsigned long long)r->seq);
+			    r->host, (unsigned long long)r->seq);
 		break;
 	case PSC_STORE_STALE:
 		q->reason = PSC_REFUSE_STALE;
@@ -213,7 +232,7 @@ static int finish(struct psc_ingest *ing, struct pending *p, size_t len, bool co
 		log_refusal(ing, q->reason, now,
 			    "report %s/%llu ended %.0f s ago, past the ledger's retention: acked, "
 			    "not stored",
-			    r->host_id, (unsigned long long)r->seq, now - r->window_end);
+			    r->host, (unsigned long long)r->seq, now - r->window_end);
 		break;
 	case PSC_STORE_UNKNOWN_REF:
 	default:
@@ -223,8 +242,7 @@ static int finish(struct psc_ingest *ing, struct pending *p, size_t len, bool co
 		log_refusal(ing, q->reason, now,
 			    "report %s/%llu uses a dictionary ref of epoch %llu this store does "
 			    "not know: asked to resend with strings",
-			    r->host_id, (unsigned long long)r->seq,
-			    (unsigned long long)r->dict_epoch);
+			    r->host, (unsigned long long)r->seq, (unsigned long long)r->dict_epoch);
 		break;
 	}
 	e = ack(ing, r, status, now, p->adj, p->n_adj, &q->reply, &q->reply_len);
@@ -236,24 +254,46 @@ static int finish(struct psc_ingest *ing, struct pending *p, size_t len, bool co
 	return 0;
 }
 
+static void pending_init(struct pending *p, const Prescient__HostReport *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->decoded = true;
+	snprintf(p->host, sizeof(p->host), "%s", r->host_id);
+	p->seq = r->seq;
+	p->dict_epoch = r->dict_epoch;
+	p->window_end = r->window_end;
+	p->n_workloads = r->n_workloads;
+}
+
 int psc_ingest_batch(struct psc_ingest *ing, struct psc_ingest_req *req, size_t n, double now)
 {
-	struct pending *p = calloc(n ? n : 1, sizeof(*p));
-	size_t decoded = 0;
-	bool committed = false;
-	int e, ret = 0;
+	const Prescient__HostReport *r;
+	bool began = false, committed = false;
+	int e, begin_err = 0, ret = 0;
+	struct pending *p;
 
-	if (!p)
-		return -ENOMEM;
+	if (n > ing->pend_cap) {
+		p = realloc(ing->pend, n * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		ing->pend = p;
+		ing->pend_cap = n;
+	}
+	p = ing->pend;
+	/* Each report is decoded and stored at once (the decoder keeps one at a time), all
+	 * of the batch in one transaction (group commit), then the replies: nothing is
+	 * acknowledged before the COMMIT has returned. */
 	for (size_t i = 0; i < n; i++) {
 		struct psc_ingest_req *q = &req[i];
 
+		p[i].decoded = false;
+		p[i].adj = NULL;
 		q->reply = NULL;
 		q->reply_len = 0;
 		atomic_fetch_add(&ing->c->received, 1);
 		atomic_fetch_add(&ing->c->bytes, q->len);
-		e = psc_wire_report_decode(q->frame, q->len, ing->keys->fleet, &ing->opt.limits,
-					   &p[i].r);
+		e = psc_wire_decoder_report(ing->dec, q->frame, q->len, ing->keys->fleet,
+					    &ing->opt.limits, &r);
 		if (e < 0) {
 			q->reason = psc_wire_reason_from_errno(e);
 			log_refusal(ing, q->reason, now, "refused a %zu-byte frame: %s (%s)", q->len,
@@ -262,36 +302,28 @@ int psc_ingest_batch(struct psc_ingest *ing, struct psc_ingest_req *req, size_t 
 				ret = -ENOMEM;
 			continue;
 		}
-		decoded++;
-	}
-
-	/* Group commit: every decoded report of the batch in one transaction, then the
-	 * replies. Nothing is acknowledged before the COMMIT has returned. */
-	if (decoded) {
-		e = psc_store_batch_begin(ing->store);
-		for (size_t i = 0; i < n && e == 0; i++) {
-			if (!p[i].r)
-				continue;
-			p[i].err = psc_store_batch_report(ing->store, p[i].r, req[i].len, now,
-							  &p[i].res);
-			if (p[i].err == 0)
-				read_adjustments(ing, &p[i], now);
+		pending_init(&p[i], r);
+		if (!began) {
+			began = true;
+			begin_err = psc_store_batch_begin(ing->store);
 		}
-		if (e == 0)
-			committed = psc_store_batch_commit(ing->store) == 0;
-		else
-			for (size_t i = 0; i < n; i++)
-				p[i].err = e;
+		if (begin_err) {
+			p[i].err = begin_err;
+			continue;
+		}
+		p[i].err = psc_store_batch_report(ing->store, r, q->len, now, &p[i].res);
+		if (p[i].err == 0)
+			read_adjustments(ing, &p[i], now);
 	}
+	if (began && begin_err == 0)
+		committed = psc_store_batch_commit(ing->store) == 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!p[i].r)
+		if (!p[i].decoded)
 			continue;
 		if (finish(ing, &p[i], req[i].len, committed, now, &req[i]) < 0)
 			ret = -ENOMEM;
 		psc_store_adjustments_free(&p[i].adj, p[i].n_adj);
-		psc_wire_report_free(&p[i].r);
 	}
-	free(p);
 	return ret;
 }
 

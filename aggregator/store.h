@@ -104,7 +104,9 @@ int psc_store_adjustment_add(struct psc_store *s, const Prescient__SignedAdjustm
 
 /* The adjustments still pending for @host at @now (no outcome reported, not expired),
  * oldest first, at most @max. On success *out is a malloc'ed array of *n malloc'ed
- * messages owned by the caller: free with psc_store_adjustments_free(). */
+ * messages owned by the caller (NULL when *n is 0): free with psc_store_adjustments_free().
+ * Inside a batch, a host found with none is not looked up again until an adjustment is
+ * added (by any connection). */
 int psc_store_adjustments_pending(struct psc_store *s, const char *host, double now, size_t max,
 				  Prescient__SignedAdjustment ***out, size_t *n);
 void psc_store_adjustments_free(Prescient__SignedAdjustment ***v, size_t n);

@@ -173,41 +173,79 @@ int psc_wire_frame_kind(const uint8_t *frame, size_t len)
 	return frame[3];
 }
 
-static int inflate_exact(const uint8_t *in, size_t len, uint8_t *out, size_t want)
+/* A raw-inflate state, set up on first use and reset for each later frame: inflateInit2()
+ * allocates ~7 KB and the window (32 KB) is allocated by the first inflate(), so a decoder
+ * that keeps one pays for them once. */
+struct inflater {
+	z_stream zs;
+	bool ready;
+};
+
+static void inflater_end(struct inflater *in)
 {
-	z_stream zs = { 0 };
+	if (in->ready)
+		inflateEnd(&in->zs);
+	in->ready = false;
+}
+
+/* Inflates exactly @want bytes of raw deflate. */
+static int inflate_exact(struct inflater *in, const uint8_t *src, size_t len, uint8_t *out,
+			 size_t want)
+{
+	z_stream *zs = &in->zs;
 	int zr;
 
-	if (inflateInit2(&zs, -15) != Z_OK)
+	if (!in->ready) {
+		memset(zs, 0, sizeof(*zs));
+		if (inflateInit2(zs, -15) != Z_OK)
+			return -ENOMEM;
+		in->ready = true;
+	} else if (inflateReset(zs) != Z_OK) {
 		return -ENOMEM;
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;
-	zs.next_out = out;
-	zs.avail_out = (uInt)want;
-	zr = inflate(&zs, Z_FINISH);
+	}
+	zs->next_in = (Bytef *)src;
+	zs->avail_in = (uInt)len;
+	zs->next_out = out;
+	zs->avail_out = (uInt)want;
+	zr = inflate(zs, Z_FINISH);
 	/* Exactly @want bytes and the end of the stream, with no input left over: anything
 	 * else (a stream that wants to go on, a short one, trailing bytes) is corrupt. */
-	if (zr != Z_STREAM_END || zs.total_out != want || zs.avail_in != 0) {
-		inflateEnd(&zs);
+	if (zr != Z_STREAM_END || zs->total_out != want || zs->avail_in != 0)
 		return -EBADMSG;
-	}
-	inflateEnd(&zs);
 	return 0;
 }
 
-int psc_wire_open(const uint8_t *frame, size_t len, enum psc_wire_kind kind,
-		  const uint8_t key[PSC_FLEET_KEY_BYTES], const struct psc_wire_limits *lim,
-		  uint8_t **plain, size_t *plain_len)
+/* Buffers of psc_wire_open(): grown as frames need, kept by a decoder between frames. */
+struct open_bufs {
+	uint8_t *inner, *msg;
+	size_t inner_cap, msg_cap;
+};
+
+static int reserve(uint8_t **p, size_t *cap, size_t need)
 {
-	struct psc_wire_limits def = psc_wire_limits_default();
+	uint8_t *q;
+
+	if (need <= *cap && *p)
+		return 0;
+	q = realloc(*p, need ? need : 1);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = need;
+	return 0;
+}
+
+/* psc_wire_open() into @b with the inflate state @zs: *plain points into b->inner (stored)
+ * or b->msg (deflated), valid until @b changes. */
+static int open_into(const uint8_t *frame, size_t len, enum psc_wire_kind kind, const uint8_t *key,
+		     const struct psc_wire_limits *lim, struct open_bufs *b, struct inflater *zs,
+		     const uint8_t **plain, size_t *plain_len)
+{
 	const size_t pre = PSC_WIRE_HEADER_SIZE + PSC_WIRE_NONCE_SIZE;
-	_cleanup_free_ uint8_t *inner = NULL;
-	_cleanup_free_ uint8_t *msg = NULL;
 	size_t inner_len, want;
+	uint8_t *inner;
 	int r;
 
-	if (!lim)
-		lim = &def;
 	if (len > lim->max_frame)
 		return -EMSGSIZE;
 	r = psc_wire_frame_kind(frame, len);
@@ -221,9 +259,9 @@ int psc_wire_open(const uint8_t *frame, size_t len, enum psc_wire_kind kind,
 	if (r < 0)
 		return r;
 	inner_len = len - pre - PSC_WIRE_MAC_SIZE;
-	inner = malloc(inner_len);
-	if (!inner)
+	if (reserve(&b->inner, &b->inner_cap, inner_len) < 0)
 		return -ENOMEM;
+	inner = b->inner;
 	if (crypto_secretbox_open_easy(inner, frame + pre, len - pre, frame + PSC_WIRE_HEADER_SIZE,
 				       key) != 0)
 		return -EKEYREJECTED;
@@ -234,26 +272,55 @@ int psc_wire_open(const uint8_t *frame, size_t len, enum psc_wire_kind kind,
 	want = get_le32(inner + 2);
 	if (want > lim->max_inflated)
 		return -EFBIG;
-	msg = malloc(want ? want : 1);
-	if (!msg)
-		return -ENOMEM;
 	switch (inner[1]) {
 	case CODEC_STORED:
 		if (inner_len - PSC_WIRE_INNER_SIZE != want)
 			return -EBADMSG;
-		memcpy(msg, inner + PSC_WIRE_INNER_SIZE, want);
+		*plain = inner + PSC_WIRE_INNER_SIZE;
 		break;
 	case CODEC_DEFLATE:
-		r = inflate_exact(inner + PSC_WIRE_INNER_SIZE, inner_len - PSC_WIRE_INNER_SIZE, msg,
-				  want);
+		if (reserve(&b->msg, &b->msg_cap, want) < 0)
+			return -ENOMEM;
+		r = inflate_exact(zs, inner + PSC_WIRE_INNER_SIZE, inner_len - PSC_WIRE_INNER_SIZE,
+				  b->msg, want);
 		if (r < 0)
 			return r;
+		*plain = b->msg;
 		break;
 	default:
 		return -EBADMSG;
 	}
-	*plain = TAKE_PTR(msg);
 	*plain_len = want;
+	return 0;
+}
+
+int psc_wire_open(const uint8_t *frame, size_t len, enum psc_wire_kind kind,
+		  const uint8_t key[PSC_FLEET_KEY_BYTES], const struct psc_wire_limits *lim,
+		  uint8_t **plain, size_t *plain_len)
+{
+	struct psc_wire_limits def = psc_wire_limits_default();
+	struct open_bufs b = { 0 };
+	struct inflater zs = { 0 };
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	int r;
+
+	r = open_into(frame, len, kind, key, lim ? lim : &def, &b, &zs, &p, &n);
+	inflater_end(&zs);
+	if (r == 0 && p != b.msg) {
+		/* stored: the body is inside the inner buffer; hand that over */
+		memmove(b.inner, p, n);
+		free(b.msg);
+		b.msg = b.inner;
+		b.inner = NULL;
+	}
+	free(b.inner);
+	if (r < 0) {
+		free(b.msg);
+		return r;
+	}
+	*plain = b.msg;
+	*plain_len = n;
 	return 0;
 }
 
@@ -404,6 +471,145 @@ void psc_wire_report_free(Prescient__HostReport **r)
 	if (*r)
 		prescient__host_report__free_unpacked(*r, NULL);
 	*r = NULL;
+}
+
+/* --- report decoder: buffers, inflate state and an arena kept between frames --- */
+
+/* The first arena chunk; later ones double, so a report of any size takes a few chunks
+ * once and one chunk (the last, largest) from then on. */
+#define ARENA_MIN (16u << 10)
+
+struct arena_chunk {
+	struct arena_chunk *next; /* older, smaller chunks */
+	size_t cap, used;
+	_Alignas(16) unsigned char data[];
+};
+
+struct psc_wire_decoder {
+	ProtobufCAllocator alloc; /* arena_alloc / arena_free on this decoder */
+	struct arena_chunk *chunks;
+	size_t keep;
+	struct open_bufs bufs;
+	struct inflater zs;
+};
+
+static void *arena_alloc(void *ctx, size_t size)
+{
+	struct psc_wire_decoder *d = ctx;
+	struct arena_chunk *c = d->chunks;
+	void *p;
+
+	if (size > SIZE_MAX / 4)
+		return NULL;
+	size = (size + 15) & ~(size_t)15;
+	if (!c || c->cap - c->used < size) {
+		size_t cap = c && c->cap <= SIZE_MAX / 4 ? c->cap * 2 : ARENA_MIN;
+
+		if (cap < size)
+			cap = size;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = d->chunks;
+		d->chunks = c;
+	}
+	p = c->data + c->used;
+	c->used += size;
+	return p;
+}
+
+/* Everything goes at once, in arena_reset(). */
+static void arena_free(void *ctx, void *p)
+{
+	(void)ctx;
+	(void)p;
+}
+
+/* Empties the arena for the next frame: keeps its largest chunk if that is within @keep,
+ * gives everything else back. */
+static void arena_reset(struct psc_wire_decoder *d, size_t keep)
+{
+	struct arena_chunk *c = d->chunks, *n;
+
+	if (!c)
+		return;
+	for (struct arena_chunk *x = c->next; x; x = n) {
+		n = x->next;
+		free(x);
+	}
+	c->next = NULL;
+	c->used = 0;
+	if (c->cap > keep) {
+		free(c);
+		d->chunks = NULL;
+	}
+}
+
+static void bufs_trim(struct open_bufs *b, size_t keep)
+{
+	if (b->inner_cap > keep) {
+		free(b->inner);
+		b->inner = NULL;
+		b->inner_cap = 0;
+	}
+	if (b->msg_cap > keep) {
+		free(b->msg);
+		b->msg = NULL;
+		b->msg_cap = 0;
+	}
+}
+
+int psc_wire_decoder_new(struct psc_wire_decoder **out, size_t keep)
+{
+	struct psc_wire_decoder *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->alloc.alloc = arena_alloc;
+	d->alloc.free = arena_free;
+	d->alloc.allocator_data = d;
+	d->keep = keep ? keep : PSC_WIRE_DECODER_KEEP;
+	*out = d;
+	return 0;
+}
+
+void psc_wire_decoder_free(struct psc_wire_decoder **dp)
+{
+	struct psc_wire_decoder *d = *dp;
+
+	if (!d)
+		return;
+	arena_reset(d, 0);
+	bufs_trim(&d->bufs, 0);
+	inflater_end(&d->zs);
+	free(d);
+	*dp = NULL;
+}
+
+int psc_wire_decoder_report(struct psc_wire_decoder *d, const uint8_t *frame, size_t len,
+			    const uint8_t key[PSC_FLEET_KEY_BYTES],
+			    const struct psc_wire_limits *lim, const Prescient__HostReport **out)
+{
+	struct psc_wire_limits def = psc_wire_limits_default();
+	Prescient__HostReport *m;
+	const uint8_t *plain;
+	size_t n;
+	int r;
+
+	/* The previous report goes; what a large one grew is given back. */
+	arena_reset(d, d->keep);
+	bufs_trim(&d->bufs, d->keep);
+	r = open_into(frame, len, PSC_WIRE_REPORT, key, lim ? lim : &def, &d->bufs, &d->zs, &plain,
+		      &n);
+	if (r < 0)
+		return r;
+	m = prescient__host_report__unpack(&d->alloc, n, plain);
+	if (!m || !report_ok(m))
+		return -EBADMSG;
+	*out = m;
+	return 0;
 }
 
 int psc_wire_ack_encode(const Prescient__Ack *a, const uint8_t key[PSC_FLEET_KEY_BYTES],

@@ -124,6 +124,24 @@ int psc_wire_report_decode(const uint8_t *frame, size_t len, const uint8_t key[P
 			   const struct psc_wire_limits *lim, Prescient__HostReport **out);
 void psc_wire_report_free(Prescient__HostReport **r);
 
+/* Report decoder for a receiver of many frames (the aggregator). It keeps its inflate
+ * state, its frame buffers and an arena between frames: the unpacked report lives in the
+ * arena (a ProtobufCAllocator whose free does nothing; the whole arena is emptied when the
+ * next frame is decoded), so a steady stream of reports decodes without malloc or free.
+ * Memory: up to @keep bytes (0 = PSC_WIRE_DECODER_KEEP) of arena and of each buffer stay
+ * between frames; what one large frame needed beyond that is given back at the next
+ * decode (a frame is bounded by struct psc_wire_limits). Not thread-safe. Errors: -ENOMEM. */
+#define PSC_WIRE_DECODER_KEEP (1u << 20)
+struct psc_wire_decoder;
+int psc_wire_decoder_new(struct psc_wire_decoder **out, size_t keep);
+void psc_wire_decoder_free(struct psc_wire_decoder **d);
+/* As psc_wire_report_decode() (same checks, same errors), but *out belongs to @d: it stays
+ * valid until the next psc_wire_decoder_report() on @d or its free, and the caller never
+ * frees it. */
+int psc_wire_decoder_report(struct psc_wire_decoder *d, const uint8_t *frame, size_t len,
+			    const uint8_t key[PSC_FLEET_KEY_BYTES],
+			    const struct psc_wire_limits *lim, const Prescient__HostReport **out);
+
 int psc_wire_ack_encode(const Prescient__Ack *a, const uint8_t key[PSC_FLEET_KEY_BYTES],
 			uint8_t **frame, size_t *frame_len);
 int psc_wire_ack_decode(const uint8_t *frame, size_t len, const uint8_t key[PSC_FLEET_KEY_BYTES],

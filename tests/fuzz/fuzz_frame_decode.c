@@ -8,9 +8,13 @@
  * received; odd = the rest is the plaintext inside the box (kind, codec, length, body),
  * which the target seals with the test key first, so that inflate, the length and bomb
  * checks, protobuf unpacking and validation see arbitrary bytes. Corpus files
- * (tests/fuzz/corpus/frame_decode): real frames and their plaintexts in both modes. */
+ * (tests/fuzz/corpus/frame_decode): real frames and their plaintexts in both modes.
+ * Every report frame also goes through the aggregator's decoder (psc_wire_decoder), one
+ * kept across inputs as the aggregator keeps it, which must agree with the one-shot
+ * decoder on the error or on the report. */
 #include <sodium.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Prescient__HostReport *r = NULL;
 	Prescient__Ack *a = NULL;
 	static struct psc_hist h;
+	static struct psc_wire_decoder *dec;
+	const Prescient__HostReport *dr = NULL;
+	int e1, e2;
 
 	uint8_t *sealed = NULL;
 
@@ -61,7 +68,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	psc_wire_frame_kind(data, size);
 	psc_wire_refusal_reason(data, size);
-	if (psc_wire_report_decode(data, size, key, &lim, &r) == 0) {
+	if (!dec && psc_wire_decoder_new(&dec, 4096) < 0)
+		abort();
+	e1 = psc_wire_report_decode(data, size, key, &lim, &r);
+	e2 = psc_wire_decoder_report(dec, data, size, key, &lim, &dr);
+	if (e1 != e2 || (e1 == 0 && (dr->seq != r->seq || dr->n_workloads != r->n_workloads ||
+				     strcmp(dr->host_id, r->host_id) != 0))) {
+		fprintf(stderr, "decoder disagrees: %d vs %d\n", e1, e2);
+		abort();
+	}
+	if (e1 == 0) {
 		for (size_t i = 0; i < r->n_workloads; i++) {
 			const Prescient__WorkloadWindow *w = r->workloads[i];
 

@@ -307,6 +307,80 @@ static void dictionary_refs_resolve(void **state)
 	rep_clear(&x);
 }
 
+/* Steady reports name workloads and endpoints by ref only; the ids come from the cache.
+ * One endpoint ref means a different endpoint row in each workload (a dictionary names
+ * strings, not rows), refs may be large, and last_seen is still refreshed. */
+static void endpoint_refs_per_workload(void **state)
+{
+	struct ctx *c = *state;
+	enum psc_store_result res;
+	const char *cg[2] = { "/a.service", "/b.service" };
+	uint32_t wref[2] = { 1, 7 }, eref[3] = { 3, 2, 5000 };
+	uint64_t seq = 1;
+	struct rep x;
+
+	for (int round = 0; round < 4; round++) {
+		for (int w = 0; w < 2; w++) {
+			rep_init(&x, "h1", seq, NOW - 1000 + 10 * (double)seq, 3);
+			seq++;
+			x.r.dict_epoch = 9;
+			x.w.ref = wref[w];
+			for (int i = 0; i < 3; i++) {
+				x.e[i].ref = eref[i];
+				x.e[i].count = 100 * (uint64_t)w + (uint64_t)i + 1;
+			}
+			if (round == 0) {
+				x.w.cgroup = (char *)cg[w];
+			} else {
+				x.w.cgroup = x.w.name = "";
+				for (int i = 0; i < 3; i++)
+					x.e[i].protocol = x.e[i].role = x.e[i].endpoint = "";
+			}
+			/* round 3 is 2 minutes later: last_seen is rewritten */
+			assert_int_equal(
+				psc_store_report(c->s, &x.r, 1, NOW + (round == 3) * 120, &res), 0);
+			assert_int_equal(res, PSC_STORE_STORED);
+			rep_clear(&x);
+		}
+	}
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoints"), 6);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series WHERE tier = 0"), 24);
+	/* every record on its own workload's endpoint: E2 of /b has count 103 in 4 windows */
+	assert_int_equal(q(c,
+			   "SELECT sum(s.count) FROM endpoint_series s JOIN endpoints e ON"
+			   " e.id = s.endpoint_id JOIN workloads w ON w.id = e.workload_id"
+			   " WHERE w.cgroup = '/b.service' AND e.endpoint = 'E2' AND s.tier = 0"),
+			 4 * 103);
+	assert_int_equal(
+		q(c, "SELECT count(DISTINCT s.endpoint_id) FROM endpoint_series s JOIN"
+		     " endpoints e ON e.id = s.endpoint_id WHERE s.workload_id != e.workload_id"),
+		0);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoints WHERE last_seen = 1800000120"), 6);
+	assert_int_equal(q(c, "SELECT count(*) FROM workloads WHERE last_seen = 1800000120"), 2);
+	assert_int_equal(q(c, "SELECT count(*) FROM hosts WHERE last_seen = 1800000120"), 1);
+
+	/* one batch: steady reports around one with an unknown ref, which is undone alone */
+	assert_int_equal(psc_store_batch_begin(c->s), 0);
+	for (int k = 0; k < 3; k++) {
+		rep_init(&x, "h1", seq, NOW - 1000 + 10 * (double)seq, 3);
+		seq++;
+		x.r.dict_epoch = k == 1 ? 10 : 9;
+		x.w.ref = wref[0];
+		x.w.cgroup = x.w.name = "";
+		for (int i = 0; i < 3; i++) {
+			x.e[i].ref = eref[i];
+			x.e[i].protocol = x.e[i].role = x.e[i].endpoint = "";
+		}
+		assert_int_equal(psc_store_batch_report(c->s, &x.r, 1, NOW + 120, &res), 0);
+		assert_int_equal(res, k == 1 ? PSC_STORE_UNKNOWN_REF : PSC_STORE_STORED);
+		rep_clear(&x);
+	}
+	assert_int_equal(psc_store_batch_commit(c->s), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM reports"), 10);
+	assert_int_equal(q(c, "SELECT count(*) FROM reports WHERE seq = 10"), 0);
+	assert_int_equal(q(c, "SELECT count(*) FROM endpoint_series WHERE tier = 0"), 30);
+}
+
 static void same_window_twice_merges(void **state)
 {
 	struct ctx *c = *state;
@@ -697,6 +771,36 @@ static void pending_adjustments_ride_on_acks(void **state)
 	assert_int_equal(q(c, "SELECT outcome FROM adjustments WHERE id = 7"),
 			 PRESCIENT__ADJUSTMENT_OUTCOME__RESULT__APPLIED);
 	assert_int_equal(q(c, "SELECT count(*) FROM adjustment_outcomes"), 1);
+
+	/* h2 was found with none; an adjustment added later, through this store or through
+	 * another connection (the allocation's), still rides on its next ack */
+	x.r.host_id = "h2";
+	x.r.n_outcomes = 0;
+	adj.id = 9;
+	adj.host_id = "h2";
+	adj.expires_at = NOW + 600;
+	assert_int_equal(psc_wire_adjustment_sign(&adj, k.sign_sk, &sa), 0);
+	assert_int_equal(psc_store_adjustment_add(c->s, &sa), 0);
+	psc_wire_signed_clear(&sa);
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 1);
+	psc_wire_ack_free(&a);
+	q(c, "UPDATE adjustments SET outcome = 1 WHERE id = 9");
+	x.r.seq = 3;
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 0);
+	psc_wire_ack_free(&a);
+	x.r.seq = 4;
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 0);
+	psc_wire_ack_free(&a);
+	q(c, "INSERT INTO adjustments (id, host, workload, issued_at, expires_at, reason, payload,"
+	     " signature) SELECT 10, host, workload, issued_at, expires_at, reason, payload,"
+	     " signature FROM adjustments WHERE id = 9");
+	x.r.seq = 5;
+	a = ingest(ing, &k, &x.r, k.fleet, &reason);
+	assert_int_equal(a->n_adjustments, 1);
+	psc_wire_ack_free(&a);
 	rep_clear(&x);
 	psc_ingest_free(&ing);
 }
@@ -846,6 +950,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stores_once_and_dedups, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_reports_are_not_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(dictionary_refs_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(endpoint_refs_per_workload, setup, teardown),
 		cmocka_unit_test_setup_teardown(same_window_twice_merges, setup, teardown),
 		cmocka_unit_test_setup_teardown(rollups_and_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(migrates_raw_endpoint_rows, setup, teardown),

@@ -112,6 +112,111 @@ static void report_round_trip(void **state)
 	fixture_clear(&f);
 }
 
+/* Packs @r and compares with @want (the serialised original). */
+static void assert_packs_to(const Prescient__HostReport *r, const uint8_t *want, size_t n)
+{
+	uint8_t *buf = malloc(n + 1);
+
+	assert_non_null(buf);
+	assert_int_equal(prescient__host_report__get_packed_size(r), n);
+	assert_int_equal(prescient__host_report__pack(r, buf), n);
+	assert_memory_equal(buf, want, n);
+	free(buf);
+}
+
+/* The aggregator's decoder gives what psc_wire_report_decode() gives, frame after frame,
+ * small (stored) and large (deflated, past the kept arena and buffers), and after refusals
+ * that left its inflate state mid-stream. */
+static void decoder_matches_one_shot_decode(void **state)
+{
+	struct psc_wire_decoder *dec = NULL;
+	const Prescient__HostReport *d;
+	Prescient__HostReport *one = NULL;
+	Prescient__EndpointStats **many;
+	struct fixture f;
+	uint8_t *frame[4], *plain;
+	size_t len[4], n;
+
+	fixture_init(&f, 3);
+	/* frame 0: the fixture; 1: 3000 endpoints (~120 kB unpacked); 2: no workloads
+	 * (stored, not deflated); 3: the fixture again after the large one */
+	many = calloc(3000, sizeof(*many));
+	assert_non_null(many);
+	for (int i = 0; i < 3000; i++)
+		many[i] = &f.e[i % 4];
+	assert_int_equal(psc_wire_report_encode(&f.r, key, &frame[0], &len[0]), 0);
+	f.w[0].endpoints = many;
+	f.w[0].n_endpoints = 3000;
+	assert_int_equal(psc_wire_report_encode(&f.r, key, &frame[1], &len[1]), 0);
+	f.r.n_workloads = 0;
+	assert_int_equal(psc_wire_report_encode(&f.r, key, &frame[2], &len[2]), 0);
+	f.r.n_workloads = 2;
+	f.w[0].endpoints = &f.ep[0];
+	f.w[0].n_endpoints = 2;
+	f.r.seq = 4;
+	assert_int_equal(psc_wire_report_encode(&f.r, key, &frame[3], &len[3]), 0);
+
+	assert_int_equal(psc_wire_decoder_new(&dec, 4096), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 4; i++) {
+			assert_int_equal(psc_wire_open(frame[i], len[i], PSC_WIRE_REPORT, key, NULL,
+						       &plain, &n),
+					 0);
+			assert_int_equal(
+				psc_wire_decoder_report(dec, frame[i], len[i], key, NULL, &d), 0);
+			assert_packs_to(d, plain, n);
+			assert_int_equal(psc_wire_report_decode(frame[i], len[i], key, NULL, &one),
+					 0);
+			assert_packs_to(one, plain, n);
+			psc_wire_report_free(&one);
+			free(plain);
+		}
+		assert_int_equal(d->seq, 4);
+		assert_int_equal(d->workloads[1]->n_endpoints, 2);
+		/* refusals, with the same errors as the one-shot decoder */
+		frame[1][len[1] - 1] ^= 1;
+		assert_int_equal(psc_wire_decoder_report(dec, frame[1], len[1], key, NULL, &d),
+				 -EKEYREJECTED);
+		frame[1][len[1] - 1] ^= 1;
+		assert_int_equal(psc_wire_decoder_report(dec, frame[1], 3, key, NULL, &d),
+				 -EBADMSG);
+		assert_int_equal(
+			psc_wire_decoder_report(dec, frame[1], len[1], key,
+						&(struct psc_wire_limits){ .max_frame = 1 << 20,
+									  .max_inflated = 1000 },
+						&d),
+			-EFBIG);
+	}
+	/* a deflate stream cut short inside a valid box: corrupt, and the next frame decodes */
+	{
+		uint8_t inner[64] = { PSC_WIRE_REPORT, 1, 200, 0, 0, 0, 0x78 };
+		uint8_t *bad;
+		size_t bl;
+
+		assert_int_equal(
+			psc_wire_open(frame[0], len[0], PSC_WIRE_REPORT, key, NULL, &plain, &n), 0);
+		free(plain);
+		bad = malloc(PSC_WIRE_HEADER_SIZE + PSC_WIRE_NONCE_SIZE + PSC_WIRE_MAC_SIZE +
+			     sizeof(inner));
+		assert_non_null(bad);
+		memcpy(bad, frame[0], PSC_WIRE_HEADER_SIZE + PSC_WIRE_NONCE_SIZE);
+		crypto_secretbox_easy(bad + PSC_WIRE_HEADER_SIZE + PSC_WIRE_NONCE_SIZE, inner,
+				      sizeof(inner), bad + PSC_WIRE_HEADER_SIZE, key);
+		bl = PSC_WIRE_HEADER_SIZE + PSC_WIRE_NONCE_SIZE + PSC_WIRE_MAC_SIZE + sizeof(inner);
+		assert_int_equal(psc_wire_decoder_report(dec, bad, bl, key, NULL, &d), -EBADMSG);
+		assert_int_equal(psc_wire_decoder_report(dec, frame[3], len[3], key, NULL, &d), 0);
+		assert_int_equal(d->seq, 4);
+		free(bad);
+	}
+	psc_wire_decoder_free(&dec);
+	assert_null(dec);
+	psc_wire_decoder_free(&dec);
+	for (int i = 0; i < 4; i++)
+		free(frame[i]);
+	free(many);
+	fixture_clear(&f);
+}
+
 static void compresses(void **state)
 {
 	struct fixture f;
@@ -422,6 +527,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(report_round_trip),
 		cmocka_unit_test(compresses),
+		cmocka_unit_test(decoder_matches_one_shot_decode),
 		cmocka_unit_test(refuses_wrong_key_and_tampering),
 		cmocka_unit_test(refuses_bad_headers),
 		cmocka_unit_test(enforces_limits),
