@@ -584,6 +584,8 @@ static int decide(struct psc_allocation *a, struct aw *w, double now)
 			.lead_s = a->opt.lead_s,
 			.current_limit = w->cur[r],
 			.new_limit = target[r],
+			.margin = w->bd[r].cfg.margin[w->bd[r].chosen],
+			.cap = w->bd[r].base.max,
 			.file = r == R_CPU ? "cpu.max" : "memory.high",
 			.cost_per_hour = r == R_CPU ? cost_per_hour(a, target[r], 0)
 						    : cost_per_hour(a, 0, target[r]),

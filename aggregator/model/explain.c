@@ -116,6 +116,16 @@ size_t psc_explain(const struct psc_explain_facts *f, char *buf, size_t len)
 			put(&o, "Nothing was changed: %s", f->why_not ? f->why_not : "no action");
 			break;
 		}
+		/* A limit below the prediction needs its reason, or it reads as a mistake. */
+		if (f->action != PSC_EXPLAIN_ALERT_ONLY && f->new_limit < 0.98 * f->predicted) {
+			if (f->cap > 0 && f->new_limit >= 0.999 * f->cap)
+				put(&o, ", its policy's maximum");
+			else if (f->margin < 0)
+				put(&o,
+				    ", %.0f%% under the prediction: a limit that tight has cost "
+				    "least against its usage so far",
+				    -100 * f->margin);
+		}
 	}
 	if (f->action != PSC_EXPLAIN_ALERT_ONLY && isfinite(f->cost_per_hour))
 		put(&o, " (about $%.2f/h)", f->cost_per_hour);

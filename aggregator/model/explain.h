@@ -36,6 +36,11 @@ struct psc_explain_facts {
 	double lead_s;	       /* the need covers this long ahead */
 	double current_limit;  /* 0 = none */
 	double new_limit;
+	/* Why a new limit may sit below the prediction: the margin the policy chose over it
+	 * (e.g. -0.1: a tighter limit has cost least against the usage so far; 0 = none) and
+	 * the policy's maximum (0 = none). */
+	double margin;
+	double cap;
 	const char *file;      /* e.g. "cpu.max" */
 	double cost_per_hour;  /* expected cost at the new limit; NAN = no prices */
 	const char *why_not;   /* for PSC_EXPLAIN_ALERT_ONLY: why nothing was done */

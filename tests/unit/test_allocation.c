@@ -304,6 +304,21 @@ static void test_explain(void **state)
 	psc_explain(&f, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "CPU of orders.service usually runs at 0.60 cores."));
 	assert_non_null(strstr(buf, "Nothing was changed: this workload is not managed."));
+	/* a limit below the prediction says why: the learnt margin, or the policy's maximum */
+	f.action = PSC_EXPLAIN_LOWER;
+	f.predicted = 0.43;
+	f.current_limit = 0.75;
+	f.new_limit = 0.39;
+	f.margin = -0.1;
+	psc_explain(&f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "Lowered cpu.max to 0.39 cores, 10% under the prediction: a"
+				    " limit that tight has cost least against its usage so far."));
+	f.cap = 0.39;
+	psc_explain(&f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "Lowered cpu.max to 0.39 cores, its policy's maximum."));
+	f.new_limit = 0.5;
+	psc_explain(&f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "Lowered cpu.max to 0.50 cores."));
 	psc_explain_amount(PSC_RES_MEMORY, 1.5 * 1024 * 1024 * 1024, small, sizeof(small));
 	assert_string_equal(small, "1.5 GiB");
 	psc_explain_amount(PSC_RES_EGRESS, 4e6, small, sizeof(small));
